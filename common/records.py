@@ -1,0 +1,145 @@
+"""The JSONL records that stages exchange: key names, validated readers, atomic writers.
+
+Every stage reads and writes through this module, so a record's keys are defined here and nowhere else
+(see ../shared/PIPELINE.md). Readers stream and report a bad line as ``file:line: what was expected``;
+writers go to a temporary file in the same directory and rename it when complete, so a file that exists
+is whole.
+
+    from common.records import SAMPLES, iter_records, write_jsonl
+    for record in iter_records("samples.jsonl", SAMPLES):
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The keys a record kind must have; ``lists`` must hold JSON lists of one common length."""
+
+    name: str
+    required: tuple[str, ...]
+    lists: tuple[str, ...] = ()
+
+
+PROMPTS = Schema("prompts", ("idx", "problem", "gt"))
+SAMPLES = Schema(
+    "samples",
+    PROMPTS.required + ("prompt", "responses", "finish_reasons", "num_tokens"),
+    lists=("responses", "finish_reasons", "num_tokens"),
+)
+LABELED = Schema(
+    "labeled",
+    SAMPLES.required + ("rewards", "correct", "extracted"),
+    lists=SAMPLES.lists + ("rewards", "correct", "extracted"),
+)
+PAIRS = Schema("pairs", ("idx", "prompt", "chosen", "rejected", "chosen_reward", "rejected_reward", "margin"))
+RAFT = Schema("raft", ("idx", "prompt", "completion", "reward"))
+EVAL = Schema(
+    "eval",
+    ("idx", "problem", "gt", "prompt", "responses", "preds", "scores"),
+    lists=("responses", "preds", "scores"),
+)
+
+
+class RecordError(ValueError):
+    """A record that does not match its schema; the message names the file and line."""
+
+    def __init__(self, path: str | os.PathLike, line: int, message: str):
+        self.path, self.line = str(path), line
+        super().__init__(f"{path}:{line}: {message}")
+
+
+def check_record(record: Any, schema: Schema, path: str | os.PathLike = "<record>", line: int = 0) -> dict:
+    """Return ``record`` if it has every key of ``schema`` with lists where lists are due; else raise."""
+    if not isinstance(record, dict):
+        raise RecordError(path, line, f"expected a JSON object ({schema.name} record), got {type(record).__name__}")
+    missing = [key for key in schema.required if key not in record]
+    if missing:
+        raise RecordError(path, line, f"missing key {missing[0]!r} ({schema.name} records need {list(schema.required)})")
+    lengths = {}
+    for key in schema.lists:
+        if not isinstance(record[key], list):
+            raise RecordError(path, line, f"key {key!r} must be a list, got {type(record[key]).__name__}")
+        lengths[key] = len(record[key])
+    if len(set(lengths.values())) > 1:
+        raise RecordError(path, line, f"lists of different lengths: {lengths}")
+    return record
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-blank line; a line that is not JSON raises RecordError."""
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_number, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise RecordError(path, line_number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+
+
+def iter_records(path: str | os.PathLike, schema: Schema | None = None) -> Iterator[dict]:
+    """Stream the records of a JSONL file, each checked against ``schema`` when one is given."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    for line_number, value in iter_jsonl(path):
+        if schema is None:
+            if not isinstance(value, dict):
+                raise RecordError(path, line_number, f"expected a JSON object, got {type(value).__name__}")
+            yield value
+        else:
+            yield check_record(value, schema, path, line_number)
+
+
+def read_records(path: str | os.PathLike, schema: Schema | None = None) -> list[dict]:
+    return list(iter_records(path, schema))
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block completes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def dumps(record: dict) -> str:
+    """One JSONL line; non-ASCII kept readable, as model text often is."""
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
+    """Write ``records`` atomically (streaming); return how many were written."""
+    count = 0
+    with atomic_open(path) as f:
+        for record in records:
+            f.write(dumps(record))
+            count += 1
+    return count
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write one JSON document (stats, metrics, summaries) atomically, indented for reading."""
+    with atomic_open(path) as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")

@@ -1,0 +1,143 @@
+"""Set-up, the config system, the embedded tiny model and task, and every stage's --help."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from common.config import ConfigError, parse_config
+from demo.build import BuildArgs
+from demo.build import main as build
+from demo.task import make_splits
+
+REPO = Path(__file__).resolve().parent.parent
+STAGE_SCRIPTS = sorted(
+    str(p.relative_to(REPO))
+    for folder in ("demo", "generation", "annotate", "dpo_iteration", "eval_math")
+    for p in (REPO / folder).glob("*.py")
+    if 'if __name__ == "__main__":' in p.read_text()
+)
+
+
+@pytest.mark.parametrize("script", STAGE_SCRIPTS)
+def test_every_stage_script_has_help(script):
+    out = subprocess.run([sys.executable, script, "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+
+
+def test_stage_scripts_were_found():
+    assert {"demo/build.py"} <= set(STAGE_SCRIPTS)
+
+
+@dataclass
+class Example:
+    name: str = field(default="a", metadata={"help": "a name"})
+    beta: float = field(default=0.1, metadata={"help": "a positive number"})
+
+    def __post_init__(self):
+        if self.beta <= 0:
+            raise ConfigError(f"beta must be > 0, got {self.beta}")
+
+
+def test_yaml_gives_defaults_and_flags_override(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: from_yaml\nbeta: 0.5\n")
+    (args,) = parse_config([Example], [str(tmp_path / "c.yaml"), "--beta", "0.25"])
+    assert (args.name, args.beta) == ("from_yaml", 0.25)
+    (args,) = parse_config([Example], ["--config", str(tmp_path / "c.yaml")])
+    assert args.beta == 0.5
+
+
+@pytest.mark.parametrize(
+    "yaml_text, flags, message",
+    [
+        ("nmae: typo\n", [], "nmae"),
+        ("beta: -1\n", [], "beta must be > 0"),
+    ],
+)
+def test_bad_config_is_an_error(tmp_path, yaml_text, flags, message):
+    (tmp_path / "c.yaml").write_text(yaml_text)
+    with pytest.raises(ValueError, match=message):
+        parse_config([Example], [str(tmp_path / "c.yaml"), *flags])
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        parse_config([Example], [str(tmp_path / "absent.yaml")])
+
+
+def test_cli_bad_flag_exits_2_in_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "demo/build.py", "--output_dir", str(tmp_path), "--iterations", "0"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "iterations must be >= 1" in out.stderr
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_is_deterministic(tmp_path):
+    kwargs = dict(seed=3, iterations=1, num_test=10, num_sft=50, num_iter_prompts=10)
+    build(BuildArgs(output_dir=str(tmp_path / "a"), **kwargs))
+    build(BuildArgs(output_dir=str(tmp_path / "b"), **kwargs))
+    a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
+    assert "model/model.safetensors" in a and "task/sft.jsonl" in a
+    assert a == b
+    build(BuildArgs(output_dir=str(tmp_path / "c"), **dict(kwargs, seed=4)))
+    assert digest(tmp_path / "c")["model/model.safetensors"] != a["model/model.safetensors"]
+
+
+def test_splits_are_disjoint_and_test_set_is_stable():
+    small = make_splits(7, {"test": 30, "sft": 100})
+    large = make_splits(7, {"test": 30, "sft": 400, "iter_1": 50})
+    assert small["test"] == large["test"]
+    problems = [r["problem"] for split in large.values() for r in split]
+    assert len(problems) == len(set(problems))
+    assert all(r["solution"].endswith(f"\\boxed{{{r['gt']}}}.") for r in large["sft"])
+
+
+def test_tokenizer_ids_survive_reload(tiny_model_dir):
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    raw = Tokenizer.from_file(str(tiny_model_dir / "tokenizer.json"))
+    text = "<|im_start|>user\nCompute 12 + 7 * 3.<|im_end|>\n<|im_start|>assistant\n12 + 7 = 19. \\boxed{57}<|im_end|>"
+    assert tokenizer(text)["input_ids"] == raw.encode(text).ids
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.bos_token is None
+    unseen = "héllo ∑ 你好"
+    assert tokenizer.decode(tokenizer(unseen)["input_ids"]) == unseen
+
+
+def test_tiny_model_generates(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    inputs = tokenizer(["Compute 1 + 2."], return_tensors="pt")
+    torch.manual_seed(0)
+    out = model.generate(**inputs, max_new_tokens=5, do_sample=True)
+    assert out.shape[1] > inputs["input_ids"].shape[1]
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PYTHON": "no-such-python"}, "Python interpreter 'no-such-python' not found"),
+        ({"PYTHON": "/bin/true"}, "is not Python >= 3.10"),
+        ({"TRAIN_PYTHON": "/bin/false"}, "is not Python >= 3.10"),
+    ],
+)
+def test_setup_rejects_bad_python_in_one_line(env, message):
+    out = subprocess.run(["bash", "setup.sh"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **env})
+    assert out.returncode != 0
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -1,0 +1,69 @@
+"""The JSONL schema module: validation errors name file, line and key; writes are atomic."""
+
+import json
+
+import pytest
+
+from common.records import LABELED, SAMPLES, RecordError, atomic_open, iter_records, read_records, write_jsonl
+
+SAMPLE = {"idx": 1, "problem": "p", "gt": "2", "prompt": "q", "responses": ["a", "b"],
+          "finish_reasons": ["stop", "length"], "num_tokens": [3, 9]}
+
+
+def write_lines(path, lines):
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_round_trip_keeps_order_and_unicode(tmp_path):
+    records = [dict(SAMPLE, idx=i, problem="∑ é 你好") for i in range(5)]
+    assert write_jsonl(tmp_path / "s.jsonl", records) == 5
+    assert read_records(tmp_path / "s.jsonl", SAMPLES) == records
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({k: v for k, v in SAMPLE.items() if k != "gt"}), "missing key 'gt'"),
+        (json.dumps(dict(SAMPLE, responses="a")), "key 'responses' must be a list"),
+        (json.dumps(dict(SAMPLE, num_tokens=[1])), "lists of different lengths"),
+    ],
+)
+def test_bad_line_names_file_line_and_problem(tmp_path, line, message):
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps(SAMPLE), "", line])
+    with pytest.raises(RecordError, match=message) as info:
+        read_records(path, SAMPLES)
+    assert info.value.line == 3 and str(info.value).startswith(f"{path}:3: ")
+
+
+def test_labeled_needs_reward_keys(tmp_path):
+    path = write_lines(tmp_path / "l.jsonl", [json.dumps(SAMPLE)])
+    with pytest.raises(RecordError, match="missing key 'rewards'"):
+        read_records(path, LABELED)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
+        list(iter_records(tmp_path / "nope.jsonl"))
+
+
+def test_failed_write_leaves_no_file_and_keeps_old_one(tmp_path):
+    path = tmp_path / "out.jsonl"
+    write_jsonl(path, [{"a": 1}])
+
+    def broken():
+        yield {"a": 2}
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(path, broken())
+    assert read_records(path) == [{"a": 1}]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_atomic_open_creates_parent_dirs(tmp_path):
+    with atomic_open(tmp_path / "a" / "b" / "c.txt") as f:
+        f.write("x")
+    assert (tmp_path / "a" / "b" / "c.txt").read_text() == "x"
