@@ -13,5 +13,5 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE=disabled TOKENIZERS_PAR
 
 
 "$PY" -m ruff check .
-"$PY" -m compileall -q common demo generation annotate dpo_iteration eval_math bench tests
+"$PY" -m compileall -q common demo pipeline generation annotate dpo_iteration eval_math bench tests
 "$PY" -m pytest "$@"
