@@ -1,0 +1,285 @@
+"""The one math grader: does a response's final answer equal the ground truth? Labeling and eval share it.
+
+`grade(response, gt)` extracts the answer (annotate/extract.py: last \\boxed{}/\\fbox{}, documented
+fallbacks), normalises the gt the same way, and compares (annotate/equivalence.py). The fast path
+(strings, exact numbers, structure) runs in this process in microseconds and never imports sympy.
+What it cannot settle goes to the symbolic path (annotate/symbolic.py) in a worker process with a hard
+wall-clock limit: a case past `timeout` has its worker killed and replaced, and is graded incorrect
+with `timed_out=True`. Model text is never evaluated as Python anywhere.
+
+`grade_many` streams (response, gt) pairs in input order with a bounded in-flight window and
+`num_workers` symbolic worker processes, started only when a case needs one.
+
+    python -c "from annotate.grader import grade; print(grade(r'so $\\boxed{\\dfrac{1}{2}}$', '0.5'))"
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import multiprocessing as mp
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from annotate.equivalence import NeedSymbolic, TooBig, decide
+from annotate.extract import extract_answer, extract_gt
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5.0
+# Responses longer than this are graded on their last MAX_RESPONSE_CHARS characters only: the answer is
+# at the end, and a 1 MiB response must not cost more than a short one.
+MAX_RESPONSE_CHARS = 20_000
+# Answers longer than this are not compared beyond exact string equality.
+MAX_ANSWER_CHARS = 2_000
+# Cases read ahead of the one being yielded, per worker: bounds memory on a 100k-response stream.
+_WINDOW_PER_WORKER = 256
+# fork starts a worker in milliseconds and shares the parent's imports; elsewhere use the default.
+_START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else None
+# Errors the fast path can raise on malformed input; the case is graded incorrect with rule "error".
+_FAST_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError, RecursionError)
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    extracted: str | None  # the final answer taken from the response (None: none found)
+    boxed: bool  # the response had a \boxed{...} / \fbox{...}
+    rule: str  # what decided: string, number, choice, structure, symbolic, no_answer, timeout, error, guard
+    seconds: float
+    timed_out: bool
+
+
+def _fast(response: str, gt: str) -> Grade | tuple[str | None, bool, str, str]:
+    """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt) for the symbolic path."""
+    start = time.perf_counter()
+    extracted, boxed = extract_answer(response[-MAX_RESPONSE_CHARS:])
+    if extracted is None:
+        return Grade(False, None, False, "no_answer", time.perf_counter() - start, False)
+    gt_answer = extract_gt(gt)
+    if not extracted.strip() or not gt_answer.strip():
+        return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False)
+    try:
+        if len(extracted) > MAX_ANSWER_CHARS or len(gt_answer) > MAX_ANSWER_CHARS:
+            raise TooBig("answer length")
+        correct, rule = decide(extracted, gt_answer, symbolic=False)
+    except NeedSymbolic:
+        return extracted, boxed, extracted, gt_answer
+    except TooBig:
+        correct, rule = extracted.strip() == gt_answer.strip(), "guard"
+    except _FAST_ERRORS as e:
+        logger.debug("fast path failed on %r vs %r: %s", extracted[:80], gt_answer[:80], e)
+        correct, rule = False, "error"
+    return Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False)
+
+
+def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
+    try:
+        return decide(pred, gt, symbolic=True)
+    except TooBig:
+        return False, "guard"
+
+
+def _worker_main(conn) -> None:
+    """A symbolic worker: import sympy once, then answer (job_id, pred, gt) with (job_id, correct, rule)."""
+    import annotate.symbolic  # noqa: F401 - pay sympy's import before the first job's clock starts
+
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        job_id, pred, gt = job
+        try:
+            correct, rule = _symbolic_job(pred, gt)
+        except Exception as e:  # noqa: BLE001 - one malformed case must not take the worker down
+            logger.debug("symbolic path failed: %r", e)
+            correct, rule = False, "error"
+        conn.send((job_id, correct, rule))
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.job: int | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class SymbolicPool:
+    """`size` worker processes for the symbolic path, each job under a hard wall-clock limit."""
+
+    def __init__(self, size: int, timeout: float):
+        if size < 1:
+            raise ValueError(f"num_workers must be >= 1, got {size}")
+        self.size, self.timeout = size, timeout
+        self.ctx = mp.get_context(_START_METHOD)
+        self.workers: list[_Worker] = []
+        self.queue: deque[tuple[int, str, str]] = deque()
+
+    def submit(self, job_id: int, pred: str, gt: str) -> None:
+        self.queue.append((job_id, pred, gt))
+        while len(self.workers) < self.size and len(self.workers) < len(self.queue) + self._busy():
+            if _START_METHOD == "fork":
+                # Import sympy and warm the LaTeX parser once here, so that every forked worker (and
+                # every replacement of a killed one) starts with them instead of paying ~1 s each.
+                from annotate.symbolic import warm_up
+
+                warm_up()
+            self.workers.append(_Worker(self.ctx))
+        self._dispatch()
+
+    def _busy(self) -> int:
+        return sum(w.job is not None for w in self.workers)
+
+    def _dispatch(self) -> None:
+        for w in self.workers:
+            if not self.queue:
+                return
+            if w.ready and w.job is None:
+                job_id, pred, gt = self.queue.popleft()
+                w.conn.send((job_id, pred, gt))
+                w.job, w.started = job_id, time.perf_counter()
+
+    def results(self) -> list[tuple[int, bool, str, float, bool]]:
+        """Block until something finishes; return [(job_id, correct, rule, seconds, timed_out)]."""
+        done: list[tuple[int, bool, str, float, bool]] = []
+        while not done:
+            now = time.perf_counter()
+            deadlines = [w.started + self.timeout - now for w in self.workers if w.job is not None]
+            ready = wait([w.conn for w in self.workers], timeout=max(0.0, min(deadlines)) if deadlines else None)
+            for w in list(self.workers):
+                if w.conn in ready:
+                    try:
+                        msg = w.conn.recv()
+                    except EOFError:
+                        done.extend(self._replace(w, "error"))
+                        continue
+                    if msg[0] == "ready":
+                        w.ready = True
+                    else:
+                        done.append((msg[0], msg[1], msg[2], time.perf_counter() - w.started, False))
+                        w.job = None
+                elif w.job is not None and time.perf_counter() - w.started >= self.timeout:
+                    done.extend(self._replace(w, "timeout"))
+            self._dispatch()
+        return done
+
+    def _replace(self, w: _Worker, rule: str) -> list[tuple[int, bool, str, float, bool]]:
+        lost = [] if w.job is None else [(w.job, False, rule, time.perf_counter() - w.started, rule == "timeout")]
+        w.kill()
+        self.workers[self.workers.index(w)] = _Worker(self.ctx)
+        return lost
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.kill()
+        self.workers = []
+
+
+_single: SymbolicPool | None = None
+
+
+def _single_pool(timeout: float) -> SymbolicPool:
+    global _single
+    if _single is None:
+        _single = SymbolicPool(1, timeout)
+        atexit.register(_single.close)
+    _single.timeout = timeout
+    return _single
+
+
+def _can_fork_workers() -> bool:
+    # A daemonic process (e.g. a multiprocessing.Pool worker) may not start children.
+    return not mp.current_process().daemon
+
+
+def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
+    """Grade one response; the symbolic path, when needed, runs in a helper process under `timeout`."""
+    fast = _fast(response, gt)
+    if isinstance(fast, Grade):
+        return fast
+    return next(_finish([(0, fast)], None if not _can_fork_workers() else _single_pool(timeout)))
+
+
+def _finish(jobs: list[tuple[int, tuple]], pool: SymbolicPool | None) -> Iterator[Grade]:
+    """Run pending symbolic jobs (in-process with no time limit only where no child can be started)."""
+    for job_id, (extracted, boxed, pred, gt) in jobs:
+        if pool is None:
+            start = time.perf_counter()
+            correct, rule = _symbolic_job(pred, gt)
+            yield Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False)
+            continue
+        pool.submit(job_id, pred, gt)
+        while True:
+            finished = {r[0]: r for r in pool.results()}
+            if job_id in finished:
+                _, correct, rule, seconds, timed_out = finished[job_id]
+                yield Grade(correct, extracted, boxed, rule, seconds, timed_out)
+                break
+
+
+def is_correct(response: str, gt: str) -> bool:
+    """Whether the response's final answer is equivalent to the ground truth."""
+    return grade(response, gt).correct
+
+
+def grade_many(
+    pairs: Iterable[tuple[str, str]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT
+) -> Iterator[Grade]:
+    """Grade (response, gt) pairs, yielding Grades in input order; reads ahead a bounded window only."""
+    if num_workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    window = _WINDOW_PER_WORKER * num_workers
+    pool = SymbolicPool(num_workers, timeout) if _can_fork_workers() else None
+    slots: deque[list] = deque()  # [job_id, Grade | None, pending (extracted, boxed, pred, gt) | None]
+    by_id: dict[int, list] = {}
+    source = iter(pairs)
+    ids = itertools.count()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(slots) < window:
+                pair = next(source, None)
+                if pair is None:
+                    exhausted = True
+                    break
+                job_id = next(ids)
+                fast = _fast(*pair)
+                if isinstance(fast, Grade):
+                    slots.append([job_id, fast, None])
+                    continue
+                slot = [job_id, None, fast]
+                slots.append(slot)
+                if pool is None:
+                    slot[1] = next(_finish([(job_id, fast)], None))
+                else:
+                    by_id[job_id] = slot
+                    pool.submit(job_id, fast[2], fast[3])
+            while slots and slots[0][1] is not None:
+                yield slots.popleft()[1]
+            if not slots:
+                if exhausted:
+                    return
+                continue
+            if exhausted or len(slots) >= window:
+                for job_id, correct, rule, seconds, timed_out in pool.results():
+                    slot = by_id.pop(job_id)
+                    extracted, boxed = slot[2][0], slot[2][1]
+                    slot[1] = Grade(correct, extracted, boxed, rule, seconds, timed_out)
+    finally:
+        if pool is not None:
+            pool.close()

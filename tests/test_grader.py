@@ -1,0 +1,261 @@
+"""The grader as a table of (gt, response, expected) by kind, plus extraction, safety, bounds and batch tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from annotate import equivalence, grader
+from annotate.extract import extract_answer, extract_gt
+from annotate.grader import Grade, grade, grade_many, is_correct
+
+CANARY = Path("/tmp/pwned_grader")
+
+
+def boxed(answer: str) -> str:
+    return f"Let me think step by step.\n\nThe final answer is $\\boxed{{{answer}}}$."
+
+
+CASES = [
+    # integers, signs, leading zeros, thousands separators
+    ("10000", boxed("10000"), True),
+    ("10000", boxed("9999"), False),
+    ("10000", boxed("10,000"), True),
+    ("10000", boxed("10{,}000"), True),
+    ("10000", boxed(r"10\,000"), True),
+    ("32349", boxed("32, 349"), False),
+    ("033", boxed("33"), True),
+    ("-0", boxed("0"), True),
+    ("5", boxed("-5"), False),
+    # decimals, rounding, scientific notation
+    ("1.6", boxed("1.60"), True),
+    ("1.6", boxed("1.63"), False),
+    (r"\frac{1}{12}", boxed("0.0833333333333333"), True),
+    (r"\frac{1}{3}", boxed("0.33"), False),
+    ("4.5e33", boxed(r"4.5 \times 10^{33}"), True),
+    ("2.26e-10", boxed(r"2.26 \cdot 10^{-10}"), True),
+    ("4.5e33", boxed("4.6e33"), False),
+    # fractions: \dfrac, \tfrac, \frac12, a/b, mixed numbers, negative placement
+    ("0.5", boxed(r"\dfrac{1}{2}"), True),
+    (r"\frac{1}{2}", boxed(r"\tfrac12"), True),
+    (r"\frac{3}{4}", boxed("3/4"), True),
+    (r"2\frac{1}{2}", boxed(r"\frac{5}{2}"), True),
+    (r"-\frac{1}{2}", boxed(r"\frac{-1}{2}"), True),
+    (r"\frac{1}{2}", boxed(r"\frac{1}{3}"), False),
+    # percents, dollars, units, degrees, \text
+    ("20", boxed(r"20\%"), True),
+    (r"20\%", boxed("20"), True),
+    ("18.90", boxed(r"\$18.90"), True),
+    ("12", boxed(r"12 \text{ cm}"), True),
+    ("12", boxed(r"12\text{ inches}^2"), True),
+    ("90", boxed(r"90^\circ"), True),
+    (r"30^\circ", boxed("30"), True),
+    (r"\text{Devon}", boxed(r"\text{Devon}"), True),
+    (r"\text{Devon}", boxed(r"\text{Evelyn}"), False),
+    ("5", boxed(r"5 \text{ and } 5"), False),
+    # closed forms: radicals, pi, logs (numeric evaluation or sympy)
+    (r"\frac{\sqrt{3}}{2}", boxed(r"\frac{\sqrt3}{2}"), True),
+    (r"\frac{\sqrt{2}}{2}", boxed(r"\frac{1}{\sqrt{2}}"), True),
+    (r"2\sqrt{6}", boxed(r"\sqrt{24}"), True),
+    (r"\sqrt{2}+\sqrt{3}", boxed(r"\sqrt{5+2\sqrt{6}}"), True),
+    (r"\frac{\sqrt{3}}{2}", boxed(r"\frac{\sqrt{2}}{2}"), False),
+    (r"4\pi", boxed(r"4 \pi"), True),
+    (r"\pi", boxed("3.14"), False),
+    (r"\ln 2 + i\pi / 3", boxed("2.19e6"), False),
+    ("3+4i", boxed("4i+3"), True),
+    # expressions in variables
+    (r"\frac{x+2}{7}", boxed(r"\frac{x}{7}+\frac{2}{7}"), True),
+    ("x^2+2x+1", boxed("(x+1)^2"), True),
+    ("x^2+2x+1", boxed("(x+1)^3"), False),
+    ("3", boxed("3R^2"), False),
+    ("10", boxed(r"I(0) e^{-\frac{t}{R C}}"), False),
+    # equations and relations
+    ("10", boxed("x = 10"), True),
+    ("x = 10", boxed("10"), True),
+    ("k=1", boxed("1"), True),
+    ("2x+4y-3=0", boxed(r"y=-\frac{1}{2}x+\frac{3}{4}"), True),
+    (r"x \leq 5", boxed(r"5 \geq x"), True),
+    ("x < 1", boxed("-x > -1"), True),
+    ("x < 1", boxed("x > 1"), False),
+    ("x^2+y^2=1", boxed("0"), False),
+    # tuples, intervals, sets, lists, \pm, unions
+    (r"\left( 3, \frac{\pi}{2} \right)", boxed(r"\left(3,\frac{\pi}{2}\right)"), True),
+    ("(1,2)", boxed("(2,1)"), False),
+    (r"(1,\frac{9}{2})", boxed("(1,4.5)"), True),
+    (r"(-\infty, 3]", boxed(r"(-\infty,3]"), True),
+    ("(1,3]", boxed("[1,3]"), False),
+    ("(1,3)", boxed("3"), False),
+    ("1,-2", boxed("-2, 1"), True),
+    ("1,-2", boxed("1"), False),
+    (r"\{1,2,3\}", boxed(r"\{3,2,1\}"), True),
+    (r"\pm 2021", boxed("-2021, 2021"), True),
+    (r"2 \pm \sqrt{3}", boxed(r"2+\sqrt{3}, 2-\sqrt{3}"), True),
+    (r"(-\infty,1)\cup(2,\infty)", boxed(r"(2,\infty)\cup(-\infty,1)"), True),
+    ("[-2, 7]", boxed(r"x \in [-2,7]"), True),
+    ("(5, 8), (8, 5)", boxed("(8,5), (5,8)"), True),
+    # matrices
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", boxed(r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}"), True),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", boxed(r"\begin{bmatrix}1&2\\3&5\end{bmatrix}"), False),
+    (r"\begin{pmatrix}\frac{1}{2}\\0\end{pmatrix}", boxed(r"\begin{pmatrix}0.5\\0\end{pmatrix}"), True),
+    # multiple choice
+    ("B", boxed(r"\text{(B)}"), True),
+    ("(B)", boxed("B"), True),
+    ("B", boxed("C"), False),
+    # clock times and ratios are not fractions; numerals in another base compare by digits
+    ("12:00", boxed("1:00"), False),
+    ("52_8", boxed("52_{8}"), True),
+    ("52_8", boxed("52"), True),
+    ("52_8", boxed("42"), False),
+    # different unknowns are different answers
+    (r"\frac{\pi}{2}", boxed(r"\frac{s+\sigma}{(s+\sigma)^{2}+\omega_{d}^{2}}"), False),
+    ("1.70e4", boxed(r"-2+2 \sqrt{3} i"), False),
+    # ground truths carry delimiters or a box of their own
+    (r"$\boxed{5}$", boxed("5"), True),
+    (r"\(\frac{1}{2}\)", boxed("0.5"), True),
+    # extraction: last box wins, nested and brace-less boxes, fbox, unboxed fallback, none
+    ("5", r"First $\boxed{3}$, then correcting: $\boxed{5}$.", True),
+    ("5", r"So $\boxed{\boxed{5}}$", True),
+    ("5", r"So the answer is \boxed 5.", True),
+    ("5", r"So $\fbox{5}$", True),
+    ("5", "Therefore, the final answer is $5$.", True),
+    ("10455", r"so $\boxed{255}$ ... Final Answer: The final answer is $10,455$. I hope it is correct.", True),
+    ("5", "I think it is five", False),
+    ("", boxed(""), False),
+]
+
+
+@pytest.mark.parametrize("gt, response, expected", CASES)
+def test_table(gt, response, expected):
+    g = grade(response, gt)
+    assert g.correct is expected, g
+    assert not g.timed_out
+
+
+@pytest.mark.parametrize(
+    "response, answer, was_boxed",
+    [
+        (r"so $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}", True),
+        (r"$\boxed{\{1,2\}}$", r"\{1,2\}", True),
+        (r"truncated $\boxed{4}$ then $\boxed{\frac{1", "4", True),
+        ("The answer is: 42.", "42", False),
+        ("no answer here", None, False),
+    ],
+)
+def test_extract_answer(response, answer, was_boxed):
+    assert extract_answer(response) == (answer, was_boxed)
+
+
+def test_extract_fallbacks_are_configurable():
+    response = "We get $x = 3$ at the end"
+    assert extract_answer(response, fallbacks=()) == (None, False)
+    assert extract_answer(response, fallbacks=("last_dollar",)) == ("x = 3", False)
+    with pytest.raises(ValueError, match="unknown fallback"):
+        extract_answer(response, fallbacks=("nope",))
+
+
+def test_gt_normalised_like_predictions():
+    assert extract_gt(r"$\boxed{\dfrac{1}{2}}$") == r"\dfrac{1}{2}"
+    assert is_correct(r"\boxed{\dfrac{1}{2}}", r"$\frac12$")
+
+
+def test_grade_fields_and_fast_path_stays_in_process():
+    g = grade(boxed("10,000"), "10000")
+    assert g == Grade(True, "10,000", True, "number", g.seconds, False)
+    assert grade("nothing", "1").rule == "no_answer"
+    assert grade(r"\boxed{\frac{\sqrt{3}}{2}}", r"\frac{\sqrt3}{2}").rule in ("numeric", "symbolic")
+
+
+ADVERSARIAL = [
+    r"\boxed{__import__('os').system('touch /tmp/pwned_grader')}",
+    r"\boxed{open('/tmp/pwned_grader','w')}",
+    r"\boxed{exec(\"open('/tmp/pwned_grader','w')\")}",
+    r"\boxed{10^{10^{8}}}",
+    r"\boxed{9^{9^{9^{9}}}}",
+    r"\boxed{(10^{6})!}",
+    r"\boxed{1000000!}",
+    r"\boxed{2^{99999999}}",
+    r"\boxed{" + "9" * 100_000 + "}",
+    r"\boxed{" + "{" * 10_000 + "2" + "}" * 10_000 + "}",
+    "x" * (1 << 20) + r"\boxed{2x}",
+    r"\boxed{\frac{\frac{\frac{\frac{\frac{\frac{\frac{1}{2}}{2}}{2}}{2}}{2}}{2}}{2}^{x^{x^{x}}}}",
+    "\u202e\u0000\ufeff" + r"\boxed{２}",
+]
+
+
+@pytest.mark.parametrize("response", ADVERSARIAL)
+def test_adversarial_inputs_are_false_quick_and_run_nothing(response):
+    CANARY.unlink(missing_ok=True)
+    start = time.perf_counter()
+    g = grade(response, "2", timeout=5.0)
+    assert time.perf_counter() - start < 5.5
+    assert g.correct is False
+    assert not CANARY.exists()
+
+
+def test_adversarial_corpus(shared_dir):
+    path = shared_dir / "grader_dev" / "adversarial_dev.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    CANARY.unlink(missing_ok=True)
+    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for case in cases:
+        start = time.perf_counter()
+        assert grade(case["response"], case["gt"]).correct is case["label"], case["id"]
+        assert time.perf_counter() - start < 5.0, case["id"]
+    assert not CANARY.exists()
+
+
+def test_size_guards_refuse_before_sympy():
+    for text in (r"10^{10^{8}}", "9" * 400, r"(10^{6})!", "2^{99999}", "(" * 60 + "1" + ")" * 60):
+        with pytest.raises(equivalence.TooBig):
+            equivalence.check_size(text)
+    equivalence.check_size(r"e^{x^2} + 5! + 2^{10}")
+
+
+def _slow_symbolic_job(pred, gt):
+    time.sleep(30)
+    return True, "symbolic"
+
+
+@pytest.mark.skipif(grader._START_METHOD != "fork", reason="the patch reaches workers only through fork")
+def test_timeout_kills_worker_and_grades_incorrect(monkeypatch):
+    # Patched before the worker forks, so the worker runs the slow comparison; the pool must kill it.
+    monkeypatch.setattr(grader, "_symbolic_job", _slow_symbolic_job)
+    # \log_2 is outside the fast path's evaluator, so this pair goes to the (patched) symbolic worker.
+    pairs = [(boxed(r"\log_2 8"), "3"), (boxed("3"), "3")]
+    start = time.perf_counter()
+    grades = list(grade_many(pairs, num_workers=1, timeout=0.5))
+    assert time.perf_counter() - start < 10
+    assert grades[0].timed_out and not grades[0].correct and grades[0].rule == "timeout"
+    assert grades[1].correct and not grades[1].timed_out
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_grade_many_keeps_order_and_matches_grade(num_workers):
+    pairs = [(response, gt) for gt, response, _ in CASES[:40]] * 2
+    expected = [grade(r, g).correct for r, g in pairs]
+    got = list(grade_many(iter(pairs), num_workers=num_workers))
+    assert [g.correct for g in got] == expected
+    assert [g.extracted for g in got] == [extract_answer(r)[0] for r, _ in pairs]
+
+
+def test_grade_many_is_lazy():
+    consumed = 0
+
+    def source():
+        nonlocal consumed
+        for i in range(100_000):
+            consumed += 1
+            yield boxed(str(i)), str(i)
+
+    it = grade_many(source())
+    assert next(it).correct
+    assert consumed < 2_000
+
+
+def test_grade_many_rejects_bad_worker_count():
+    with pytest.raises(ValueError, match="num_workers"):
+        list(grade_many([], num_workers=0))
