@@ -1,0 +1,104 @@
+"""Supervised fine-tuning on prompt/completion records with TRL's SFTTrainer: the SFT warm-up and RAFT.
+
+    python dpo_iteration/sft.py configs/sft/qwen25_math_7b_raft.yaml \\
+        --model_name_or_path runs/r/iter_0/model --train_file runs/r/iter_1/raft.jsonl \\
+        --output_dir runs/r/iter_1/model --seed 42
+    accelerate launch --config_file configs/accelerate/zero3.yaml dpo_iteration/sft.py CONFIG.yaml ...
+
+The driver passes ``--model_name_or_path``, ``--train_file`` (records with ``prompt`` and ``completion``:
+raft records, or the warm-up's worked solutions), ``--output_dir`` and ``--seed``; everything else comes
+from the YAML config (``configs/sft/``): the fields below plus every field of TRL's SFTConfig.
+
+The loss is on the completion and its eos only (``completion_only_loss`` defaults to true here: TRL
+would decide from a ``prompt`` column, which pre-tokenised data no longer has). Tokens are prompt ids +
+completion ids + one eos (``eos_token``, default the tokenizer's), each tokenised alone with no special
+tokens, as generation produced them. The model appears at ``output_dir`` only when complete
+(dpo_iteration/training.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from trl import SFTConfig, SFTTrainer
+
+from common.config import ConfigError, run_cli
+from common.records import RAFT, Schema
+from dpo_iteration.training import (
+    ModelDataArgs,
+    check_deepspeed_saves_weights,
+    check_training_config,
+    encode,
+    load_model,
+    load_tokenizer,
+    read_text_records,
+    response_ids,
+    start_partial_dir,
+    stop_at_eos,
+    train_and_save,
+)
+
+logger = logging.getLogger(__name__)
+
+# RAFT records without the reward, which the SFT warm-up's worked solutions do not have.
+SFT_RECORDS = Schema("sft", tuple(key for key in RAFT.required if key != "reward"))
+
+
+@dataclass
+class SFTTrainConfig(SFTConfig):
+    """TRL's SFTConfig, with its values checked before any model loads and the loss on completions."""
+
+    def __post_init__(self):
+        check_training_config(self)
+        if self.completion_only_loss is None:
+            self.completion_only_loss = True
+        if self.packing:
+            raise ConfigError("packing is not supported here: records are tokenised per prompt/completion")
+        if self.max_length is not None and self.max_length < 2:
+            raise ConfigError(f"max_length must be >= 2 or null, got {self.max_length}")
+        super().__post_init__()
+        check_deepspeed_saves_weights(self)
+
+
+def tokenize_completions(records: list[dict], tokenizer) -> dict[str, list]:
+    """Columns input_ids (prompt + completion + eos) and completion_mask (1 on completion and eos)."""
+    prompts = encode(tokenizer, [r["prompt"] for r in records])
+    completions = response_ids(tokenizer, [r["completion"] for r in records])
+    return {
+        "input_ids": [p + c for p, c in zip(prompts, completions, strict=True)],
+        "completion_mask": [[0] * len(p) + [1] * len(c) for p, c in zip(prompts, completions, strict=True)],
+    }
+
+
+def build_trainer(args: ModelDataArgs, config: SFTTrainConfig) -> tuple[SFTTrainer, dict]:
+    """The trainer, its records read and tokenised before the model loads; also the facts for train_log.json."""
+    from datasets import Dataset
+
+    records = read_text_records(args.train_file, SFT_RECORDS, ("prompt", "completion"))
+    tokenizer = load_tokenizer(args.model_name_or_path, config.eos_token)
+    dataset = Dataset.from_dict(tokenize_completions(records, tokenizer))
+    model = load_model(args.model_name_or_path, args, config)
+    stop_at_eos(model, tokenizer)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    facts = {
+        "stage": "sft",
+        "model_name_or_path": args.model_name_or_path,
+        "train_file": args.train_file,
+        "records": len(records),
+        "completion_only_loss": config.completion_only_loss,
+        "eos_token": tokenizer.eos_token,
+    }
+    return trainer, facts
+
+
+def main(args: ModelDataArgs, config: SFTTrainConfig) -> None:
+    final_dir = config.output_dir
+    with config.main_process_first(local=False, desc="output directory"):
+        checkpoint = start_partial_dir(config)
+    trainer, facts = build_trainer(args, config)
+    train_and_save(trainer, final_dir, checkpoint, facts)
+
+
+if __name__ == "__main__":
+    run_cli(main, [ModelDataArgs, SFTTrainConfig])

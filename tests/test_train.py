@@ -1,0 +1,376 @@
+"""The training stage on the tiny model: DPO, DPO+NLL, SFT, the tokens trainers see, saving, bad configs.
+
+The multi-process runs (DDP over gloo, DeepSpeed ZeRO-3 on CPU) are marked slow: each starts fresh
+interpreters and DeepSpeed, ~30 s to minutes on 2 shared cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from common.config import ConfigError, parse_config
+from common.prompts import render_prompt
+from common.records import RecordError, read_records, write_jsonl
+from dpo_iteration import dpo, sft, training
+
+REPO = Path(__file__).resolve().parent.parent
+ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # see one_thread below
+
+DPO_YAML = """\
+learning_rate: 5.0e-3
+num_train_epochs: 1
+per_device_train_batch_size: 4
+beta: 0.1
+label_smoothing: 0.1
+loss_type: [sigmoid]
+max_length: 256
+precompute_ref_log_probs: true
+gradient_checkpointing: false
+save_strategy: "no"
+logging_steps: 1
+report_to: none
+"""
+SFT_YAML = """\
+learning_rate: 5.0e-3
+num_train_epochs: 1
+per_device_train_batch_size: 8
+max_length: 256
+gradient_checkpointing: false
+save_strategy: "no"
+logging_steps: 1
+report_to: none
+"""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: the tiny model gains nothing from two, and on shared cores OpenMP's spin-waiting
+    made these runs 10-50x slower (build + 8 DPO steps: 1.5 s on one thread, 54 s on two, load average 9)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def wrong_answer(completion: str) -> str:
+    """The worked solution with its boxed answer off by one and unboxed: a rejected response."""
+    return re.sub(r"\\boxed\{(-?\d+)\}", lambda m: str(int(m.group(1)) + 1), completion)
+
+
+@pytest.fixture(scope="module")
+def data(tiny_assets, tmp_path_factory) -> Path:
+    """sft.jsonl (32 worked solutions), pairs.jsonl (16 pairs: right vs wrong answer) and the two configs."""
+    out = tmp_path_factory.mktemp("train_data")
+    records = read_records(tiny_assets / "task" / "sft.jsonl")[:32]
+    write_jsonl(out / "sft.jsonl", records)
+    write_jsonl(
+        out / "pairs.jsonl",
+        ({"idx": r["idx"], "prompt": r["prompt"], "chosen": r["completion"], "rejected": wrong_answer(r["completion"]),
+          "chosen_reward": 1.0, "rejected_reward": -1.0, "margin": 2.0} for r in records[:16]),
+    )
+    (out / "dpo.yaml").write_text(DPO_YAML)
+    (out / "sft.yaml").write_text(SFT_YAML)
+    return out
+
+
+def run_dpo(data: Path, model: Path, output_dir: Path, *flags: str) -> Path:
+    argv = [str(data / "dpo.yaml"), "--model_name_or_path", str(model), "--train_file", str(data / "pairs.jsonl"),
+            "--output_dir", str(output_dir), "--seed", "1", *flags]
+    dpo.main(*parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], argv))
+    return output_dir
+
+
+def response_logprobs(model_dir: Path, records: list[dict], key: str) -> torch.Tensor:
+    """Sum of log p(response tokens + eos | prompt) under the model in ``model_dir``, one per record."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    prompts = training.encode(tokenizer, [r["prompt"] for r in records])
+    responses = training.response_ids(tokenizer, [r[key] for r in records])
+    out = []
+    with torch.no_grad():
+        for prompt, response in zip(prompts, responses, strict=True):
+            ids = torch.tensor([prompt + response])
+            logprobs = model(ids).logits[0, :-1].log_softmax(-1)
+            targets = ids[0, 1:]
+            out.append(logprobs[len(prompt) - 1 :].gather(-1, targets[len(prompt) - 1 :, None]).sum())
+    return torch.stack(out)
+
+
+@pytest.fixture(scope="module")
+def dpo_model(data, tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model after DPO on the pairs; a stale .partial directory of a killed run is in the way."""
+    output_dir = tmp_path_factory.mktemp("dpo") / "model"
+    stale = training.partial_dir(output_dir)
+    stale.mkdir()
+    (stale / "junk.txt").write_text("left by a killed run")
+    return run_dpo(data, tiny_model_dir, output_dir)
+
+
+def test_dpo_raises_the_chosen_over_rejected_margin(data, tiny_model_dir, dpo_model):
+    pairs = read_records(data / "pairs.jsonl")
+    before = response_logprobs(tiny_model_dir, pairs, "chosen") - response_logprobs(tiny_model_dir, pairs, "rejected")
+    after = response_logprobs(dpo_model, pairs, "chosen") - response_logprobs(dpo_model, pairs, "rejected")
+    assert after.mean() > before.mean() + 1.0, (before.mean(), after.mean())
+    assert (after > before).float().mean() >= 0.9
+
+
+def test_dpo_output_is_whole_and_clean(dpo_model):
+    names = {p.name for p in dpo_model.iterdir()}
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "train_log.json"} <= names
+    assert not any(n.startswith("checkpoint-") or n in ("cache", "junk.txt", "training_args.bin") for n in names)
+    assert not training.partial_dir(dpo_model).exists()
+    log = json.loads((dpo_model / "train_log.json").read_text())
+    assert (log["ref_policy"], log["pairs"], log["eos_token"]) == ("previous", 16, "<|im_end|>")
+    # label smoothing 0.1 on the sigmoid loss became conservative DPO: 2(1-e)*sigmoid - (1-2e)*robust
+    assert log["loss_type"] == ["sigmoid", "robust"]
+    assert log["loss_weights"] == pytest.approx([1.8, -0.8])
+
+
+def test_saved_model_reloads_and_generates(dpo_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(dpo_model)
+    model = AutoModelForCausalLM.from_pretrained(dpo_model)
+    assert model.config.use_cache
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in model.generation_config.eos_token_id
+    prompt = render_prompt(tokenizer, "Compute 2 + 3.")
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    assert out.shape[1] > inputs["input_ids"].shape[1]
+
+
+def test_existing_output_dir_is_refused(data, tiny_model_dir, dpo_model):
+    with pytest.raises(ConfigError, match="already holds a model"):
+        run_dpo(data, tiny_model_dir, dpo_model)
+
+
+def test_dpo_plus_nll_runs_and_raises_the_chosen(data, tiny_model_dir, tmp_path):
+    out = run_dpo(data, tiny_model_dir, tmp_path / "model", "--loss_type", "sigmoid", "sft",
+                  "--loss_weights", "1.0", "1.0", "--label_smoothing", "0")
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["loss_type"] == ["sigmoid", "sft"]
+    pairs = read_records(data / "pairs.jsonl")
+    assert response_logprobs(out, pairs, "chosen").mean() > response_logprobs(tiny_model_dir, pairs, "chosen").mean()
+
+
+@pytest.fixture(scope="module")
+def perturbed_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model with noise on its weights: a reference that differs from the policy."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("perturbed")
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    return out
+
+
+def test_initial_reference_and_conservative_dpo_loss(data, tiny_model_dir, perturbed_model_dir, tmp_path):
+    """ref_policy initial takes the reference log-probs from the initial model, and label smoothing e gives
+    (1-e)*softplus(-m) + e*softplus(m) for reward margin m, as the recipe's TRL 0.9 sigmoid loss did."""
+    eps = 0.2
+    argv = [str(data / "dpo.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+            str(data / "pairs.jsonl"), "--output_dir", str(tmp_path / "m"), "--ref_policy", "initial",
+            "--initial_model_name_or_path", str(perturbed_model_dir), "--label_smoothing", str(eps),
+            "--per_device_train_batch_size", "1"]
+    args, config = parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], argv)
+    trainer, _ = dpo.build_trainer(args, config)
+    assert trainer.ref_model is None  # dropped once its log-probs were computed
+    row = trainer.train_dataset[0]
+    expected = response_logprobs(perturbed_model_dir, read_records(data / "pairs.jsonl")[:1], "chosen")
+    assert row["ref_chosen_logps"] == pytest.approx(expected.item(), abs=1e-3)
+
+    batch = trainer.data_collator([row])
+    trainer.model.train()
+    loss = trainer.compute_loss(trainer.model, batch).item()
+    margin = trainer._metrics["train"]["rewards/margins"][-1]
+    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731
+    assert abs(margin) > 0.01  # the reference differs from the policy, so the check below is not at m = 0
+    assert loss == pytest.approx((1 - eps) * softplus(-margin) + eps * softplus(margin), abs=1e-5)
+
+
+def tricky_records(tokenizer) -> list[dict]:
+    """A chat prompt, and a raw prompt ending in a space before a word: tokenising prompt + response as one
+    string merges " The" across the boundary there, which is what generation never did."""
+    chat = render_prompt(tokenizer, "Compute 2 + 3.")
+    raw = render_prompt(tokenizer, "Compute 2 + 3.", "raw")
+    return [
+        {"idx": "a", "prompt": chat, "chosen": "2 + 3 = 5. The answer is \\boxed{5}.", "rejected": "\n\nIt is 6."},
+        {"idx": "b", "prompt": raw, "chosen": "The answer is \\boxed{5}.", "rejected": "The answer is 6."},
+    ]
+
+
+def test_dpo_trainer_sees_prompt_ids_then_response_ids_then_one_eos(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records = tricky_records(tokenizer)
+    raw = records[1]
+    joined = tokenizer(raw["prompt"] + raw["chosen"], add_special_tokens=False)["input_ids"]
+    alone = tokenizer(raw["prompt"], add_special_tokens=False)["input_ids"]
+    assert joined[: len(alone)] != alone  # the trap is real for this tokenizer
+    pairs = tmp_path / "pairs.jsonl"
+    write_jsonl(pairs, [{**r, "chosen_reward": 1.0, "rejected_reward": -1.0, "margin": 2.0} for r in records])
+    (tmp_path / "c.yaml").write_text(DPO_YAML)
+    args, config = parse_config(
+        [dpo.DPOScriptArgs, dpo.DPOTrainConfig],
+        [str(tmp_path / "c.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file", str(pairs),
+         "--output_dir", str(tmp_path / "m"), "--precompute_ref_log_probs", "false"],
+    )
+    trainer, _ = dpo.build_trainer(args, config)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(records))])
+    rows = [(r, "chosen") for r in records] + [(r, "rejected") for r in records]  # chosen half, then rejected
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for (record, key), ids, attention, completion in zip(
+        rows, batch["input_ids"], batch["attention_mask"], batch["completion_mask"], strict=True
+    ):
+        prompt = tokenizer(record["prompt"])["input_ids"]
+        expected = prompt + tokenizer(record[key])["input_ids"] + [eos]
+        assert ids[attention.bool()].tolist() == expected
+        assert completion.tolist()[: len(expected)] == [0] * len(prompt) + [1] * (len(expected) - len(prompt))
+        assert expected.count(eos) == prompt.count(eos) + 1
+
+
+def test_sft_trainer_sees_prompt_ids_then_completion_ids_then_one_eos_and_learns_only_those(
+    tiny_model_dir, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records = [{"idx": r["idx"], "prompt": r["prompt"], "completion": r["chosen"]} for r in tricky_records(tokenizer)]
+    records[0]["completion"] += "<|im_end|>"  # a response that kept its eos text still gets exactly one
+    write_jsonl(tmp_path / "sft.jsonl", records)
+    (tmp_path / "c.yaml").write_text(SFT_YAML)
+    args, config = parse_config(
+        [training.ModelDataArgs, sft.SFTTrainConfig],
+        [str(tmp_path / "c.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+         str(tmp_path / "sft.jsonl"), "--output_dir", str(tmp_path / "m"), "--shuffle_dataset", "false"],
+    )
+    trainer, _ = sft.build_trainer(args, config)
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for record, row in zip(records, trainer.train_dataset, strict=True):
+        prompt = tokenizer(record["prompt"])["input_ids"]
+        completion = tokenizer(record["completion"].removesuffix("<|im_end|>"))["input_ids"] + [eos]
+        assert row["input_ids"] == prompt + completion
+        assert row["labels"] == [-100] * len(prompt) + completion
+
+
+def test_sft_lowers_the_completion_loss(data, tiny_model_dir, tmp_path):
+    argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+            str(data / "sft.jsonl"), "--output_dir", str(tmp_path / "model"), "--seed", "1"]
+    sft.main(*parse_config([training.ModelDataArgs, sft.SFTTrainConfig], argv))
+    records = read_records(data / "sft.jsonl")
+    before = response_logprobs(tiny_model_dir, records, "completion").mean()
+    after = response_logprobs(tmp_path / "model", records, "completion").mean()
+    assert after > before + 5.0, (before, after)
+    assert json.loads((tmp_path / "model" / "train_log.json").read_text())["completion_only_loss"] is True
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--nmae", "x"], "nmae"),
+        (["--beta", "-1"], "beta must be > 0"),
+        (["--train_file", "/nonexistent/pairs.jsonl"], "train_file not found"),
+        (["--model_name_or_path", "/nonexistent/model"], "model directory not found"),
+        (["--ref_policy", "initial"], "needs initial_model_name_or_path"),
+        (["--ref_policy", "latest"], "ref_policy must be one of"),
+        (["--loss_type", "sigmod"], "unknown loss_type"),
+        (["--loss_type", "ipo"], "no effect on loss_type"),
+        (["--label_smoothing", "0.5"], "label_smoothing must be in"),
+        (["--dtype", "int8"], "dtype must be one of"),
+        (["--sync_ref_model", "true"], "cannot be precomputed"),
+    ],
+)
+def test_bad_dpo_config_is_refused_while_parsing(data, tiny_model_dir, tmp_path, flags, message):
+    argv = [str(data / "dpo.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+            str(data / "pairs.jsonl"), "--output_dir", str(tmp_path / "m"), *flags]
+    with pytest.raises(ValueError, match=message):  # ConfigError, or TrlParser's unknown-key error
+        parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], argv)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"idx": 1, "prompt": "p", "chosen": "a"}', "missing key 'rejected'"),
+        ('{"idx": 1, "prompt": "p", "chosen": null, "rejected": "b", "chosen_reward": 1, "rejected_reward": 0, '
+         '"margin": 1}', "'chosen' must be a string"),
+    ],
+)
+def test_bad_pairs_fail_before_any_model_loads(data, tiny_model_dir, tmp_path, monkeypatch, line, message):
+    (tmp_path / "pairs.jsonl").write_text(line + "\n")
+    argv = [str(data / "dpo.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+            str(tmp_path / "pairs.jsonl"), "--output_dir", str(tmp_path / "m")]
+    args, config = parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], argv)
+    monkeypatch.setattr(dpo, "load_model", lambda *a: pytest.fail("a model loaded before the pairs were checked"))
+    with pytest.raises(RecordError, match=rf"pairs.jsonl:1: {message}"):
+        dpo.main(args, config)
+
+
+def test_bad_config_exits_2_with_one_line(data, tiny_model_dir, tmp_path):
+    cmd = [sys.executable, "dpo_iteration/dpo.py", str(data / "dpo.yaml"), "--model_name_or_path",
+           str(tiny_model_dir), "--train_file", str(data / "pairs.jsonl"), "--output_dir", str(tmp_path / "m"),
+           "--beta", "-0.1"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=ONE_THREAD_ENV)
+    assert out.returncode == 2
+    errors = [line for line in out.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "beta must be > 0" in errors[0] and "Traceback" not in out.stderr
+
+
+def test_zero3_without_gathering_weights_is_refused():
+    from accelerate.utils import DeepSpeedPlugin
+
+    plugin = DeepSpeedPlugin(zero_stage=3, zero3_save_16bit_model=False)
+
+    class Config:
+        deepspeed_plugin = plugin
+
+    with pytest.raises(ConfigError, match="zero3_save_16bit_model"):
+        training.check_deepspeed_saves_weights(Config())
+
+
+def launch(kind: str, data: Path, model: Path, output_dir: Path) -> None:
+    """Two CPU processes training the pairs with batch 2 each (effective batch 4, as the 1-process run)."""
+    script = [str(REPO / "dpo_iteration" / "dpo.py"), str(data / "dpo.yaml"), "--model_name_or_path", str(model),
+              "--train_file", str(data / "pairs.jsonl"), "--output_dir", str(output_dir), "--seed", "1",
+              "--per_device_train_batch_size", "2", "--ddp_find_unused_parameters", "false"]
+    accelerate = [sys.executable, "-m", "accelerate.commands.launch"]
+    if kind == "ddp":
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *script]
+    else:
+        config = REPO / "configs" / "accelerate" / "cpu_zero3.yaml"
+        cmd = [*accelerate, "--config_file", str(config), *script, "--ddp_backend", "gloo"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900, env=ONE_THREAD_ENV)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["ddp", "zero3"])
+def test_two_processes_train_what_one_does(data, tiny_model_dir, dpo_model, tmp_path, kind):
+    from safetensors.torch import load_file
+
+    launch(kind, data, tiny_model_dir, tmp_path / "model")
+    one, two = load_file(dpo_model / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
+    start = load_file(tiny_model_dir / "model.safetensors")
+    assert two.keys() == one.keys()
+    moved = max((one[k] - start[k]).abs().max().item() for k in one)
+    differ = max((one[k] - two[k]).abs().max().item() for k in one)
+    # Same pairs per step and averaged gradients: only float rounding differs, which Adam's normalisation
+    # lifts to ~0.5% of the update here; a wrong data split or unaveraged gradients differ by the update itself.
+    assert differ < 2e-2 * moved, (differ, moved)
+    assert json.loads((tmp_path / "model" / "train_log.json").read_text())["pairs"] == 16
