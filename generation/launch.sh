@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Run generation/sample.py for every shard of a prompt set: all shards at once, one per GPU
+# (CUDA_VISIBLE_DEVICES), or one after another where there is no GPU. Fails naming each shard that failed.
+#
+#   bash generation/launch.sh --world_size 8 --model_name_or_path M --dataset_name_or_path D \
+#       --output_dir runs/x/iter_1/shards --K 8 --max_new_tokens 2048 --seed 42
+#   bash generation/launch.sh --world_size 4 --shards "1 3" ...    # only shards 1 and 3 (of 4)
+#
+# --world_size (default: GPUs / tensor_parallel_size, or 1 without a GPU) and --shards (default: all)
+# are the launcher's; it gives each shard its --local_index and --my_world_size, and every other
+# argument goes to sample.py. A shard spans --tensor_parallel_size GPUs. The GPUs are those in
+# CUDA_VISIBLE_DEVICES when it is set (set and empty: none), else all that nvidia-smi lists.
+# GEN_PYTHON is the interpreter (default .venv-vllm/bin/python where it exists, else .venv/bin/python).
+# Each shard logs to <output_dir>/logs/shard_<i>_of_<w>.log. A shard whose output is complete returns
+# at once, so re-running after a failure redoes only the shards that failed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+die() { echo "launch.sh: $*" >&2; exit 2; }
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  exit 0
+fi
+
+if [[ -z ${GEN_PYTHON:-} ]]; then
+  GEN_PYTHON=$root/.venv/bin/python
+  [[ -x $root/.venv-vllm/bin/python ]] && GEN_PYTHON=$root/.venv-vllm/bin/python
+fi
+[[ -x $GEN_PYTHON ]] || die "GEN_PYTHON=$GEN_PYTHON is not an executable interpreter (run setup.sh)"
+
+world_size="" shards="" tp=1 output_dir="" args=()
+while (($#)); do
+  case $1 in
+    --world_size) world_size=$2; shift 2 ;;
+    --shards) shards=$2; shift 2 ;;
+    --local_index | --local_index=* | --my_world_size | --my_world_size=*)
+      die "$1 is set per shard by the launcher; use --world_size and --shards" ;;
+    --tensor_parallel_size) tp=$2; args+=("$1" "$2"); shift 2 ;;
+    --tensor_parallel_size=*) tp=${1#*=}; args+=("$1"); shift ;;
+    --output_dir) output_dir=$2; args+=("$1" "$2"); shift 2 ;;
+    --output_dir=*) output_dir=${1#*=}; args+=("$1"); shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+[[ -n $output_dir ]] || die "--output_dir is required (sample.py writes the shards there)"
+[[ $tp =~ ^[1-9][0-9]*$ ]] || die "--tensor_parallel_size must be a positive integer, got '$tp'"
+
+devices=()
+if [[ -v CUDA_VISIBLE_DEVICES ]]; then  # set but empty: no GPU for us
+  IFS=, read -ra devices <<<"$CUDA_VISIBLE_DEVICES"
+elif command -v nvidia-smi >/dev/null 2>&1; then
+  mapfile -t devices < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null || true)
+fi
+
+if [[ -z $world_size ]]; then
+  world_size=$((${#devices[@]} / tp))
+  ((world_size >= 1)) || world_size=1
+fi
+[[ $world_size =~ ^[1-9][0-9]*$ ]] || die "--world_size must be a positive integer, got '$world_size'"
+[[ -n $shards ]] || shards=$(seq -s " " 0 $((world_size - 1)))
+read -ra shard_list <<<"$shards"
+for i in "${shard_list[@]}"; do
+  [[ $i =~ ^[0-9]+$ ]] && ((i < world_size)) || die "shard '$i' is not in 0..$((world_size - 1))"
+done
+
+log_dir=$output_dir/logs
+mkdir -p "$log_dir"
+log_of() { echo "$log_dir/shard_${1}_of_${world_size}.log"; }
+failed=()
+report_failure() {  # $1: shard, $2: exit status
+  failed+=("$1")
+  echo "launch.sh: shard $1 of $world_size FAILED (exit $2); last lines of $(log_of "$1"):" >&2
+  tail -n 20 "$(log_of "$1")" >&2
+}
+
+if ((${#devices[@]} > 0)); then
+  ((${#shard_list[@]} * tp <= ${#devices[@]})) \
+    || die "${#shard_list[@]} shard(s) x $tp GPU(s) each need more than the ${#devices[@]} GPU(s) here"
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true; exit 130' INT TERM
+  for slot in "${!shard_list[@]}"; do
+    i=${shard_list[$slot]}
+    gpus=$(IFS=,; echo "${devices[*]:slot*tp:tp}")
+    CUDA_VISIBLE_DEVICES=$gpus "$GEN_PYTHON" "$here/sample.py" "${args[@]}" \
+      --local_index "$i" --my_world_size "$world_size" >"$(log_of "$i")" 2>&1 &
+    pids+=($!)
+    echo "launch.sh: shard $i of $world_size on GPU $gpus (pid $!), log $(log_of "$i")"
+  done
+  for slot in "${!pids[@]}"; do  # wait on each pid: a bare `wait` returns 0 even when a shard crashed
+    status=0
+    wait "${pids[$slot]}" || status=$?
+    ((status == 0)) || report_failure "${shard_list[$slot]}" "$status"
+  done
+else
+  for i in "${shard_list[@]}"; do
+    echo "launch.sh: shard $i of $world_size on CPU, log $(log_of "$i")"
+    status=0
+    "$GEN_PYTHON" "$here/sample.py" "${args[@]}" --local_index "$i" --my_world_size "$world_size" \
+      >"$(log_of "$i")" 2>&1 || status=$?
+    ((status == 0)) || report_failure "$i" "$status"
+  done
+fi
+
+if ((${#failed[@]} > 0)); then
+  echo "launch.sh: ${#failed[@]} of ${#shard_list[@]} shard(s) failed: ${failed[*]} (re-run to redo just those)" >&2
+  exit 1
+fi
+echo "launch.sh: all ${#shard_list[@]} shard(s) of $world_size done in $output_dir"

@@ -1,0 +1,231 @@
+"""Sample K responses per prompt for shard i of w, and write them as one SAMPLES JSONL file per shard.
+
+    python generation/sample.py --model_name_or_path runs/demo/assets/model \\
+        --dataset_name_or_path runs/demo/assets/task/iter_1.jsonl --output_dir runs/demo/iter_1/shards \\
+        --K 8 --temperature 1.0 --max_new_tokens 128 --seed 42 --local_index 0 --my_world_size 1 --engine hf
+
+Prompts come from a local .jsonl, .json or .parquet file, or anything ``datasets.load_dataset`` opens (a Hub name,
+a local dataset folder) with ``--split``; each becomes a PROMPTS record (``idx``, ``problem``, ``gt``,
+other keys carried along; ``idx`` is the row number where the data has none) and is rendered by
+common.prompts.render_prompt. Shard i of w takes rows i, i+w, i+2w, ... (nothing is dropped) and writes
+``<output_dir>/shard_<i>_of_<w>.jsonl`` atomically; when that file is already complete the run does
+nothing. generation/merge.py joins the shards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.config import ConfigError, run_cli
+from common.prompts import INSTRUCTION, PROMPT_TYPES, render_prompt
+from common.records import PROMPTS, SAMPLES, RecordError, iter_jsonl, read_records, write_jsonl
+from generation.engines import ENGINES, Engine, SamplingSpec, end_of_turn_token, make_engine
+
+logger = logging.getLogger(__name__)
+
+# Keys this stage adds to a prompt record; a prompt's own key of the same name is replaced, with a warning.
+ADDED_KEYS = tuple(k for k in SAMPLES.required if k not in PROMPTS.required)
+
+
+@dataclass
+class SampleArgs:
+    model_name_or_path: str = field(metadata={"help": "model to sample from (local folder or Hub name)"})
+    dataset_name_or_path: str = field(
+        metadata={"help": "prompts: a .jsonl/.parquet file, or a dataset name or folder for datasets.load_dataset"}
+    )
+    output_dir: str = field(metadata={"help": "folder for shard_<i>_of_<w>.jsonl"})
+    K: int = field(default=8, metadata={"help": "responses sampled per prompt"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 = greedy"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens generated per response"})
+    seed: int = field(default=42, metadata={"help": "seed of every engine's sampling"})
+    local_index: int = field(default=0, metadata={"help": "this shard's index i, 0 <= i < my_world_size"})
+    my_world_size: int = field(default=1, metadata={"help": "number of shards w"})
+    engine: str = field(default="auto", metadata={"help": f"one of {ENGINES}; auto = vllm with a GPU, else hf"})
+    dataset_key: str = field(default="problem", metadata={"help": "field of the data holding the problem"})
+    answer_key: str = field(default="gt", metadata={"help": "field of the data holding the reference answer"})
+    split: str = field(default="train", metadata={"help": "split to load when datasets.load_dataset is used"})
+    prompt_type: str = field(default="chat", metadata={"help": f"prompt format, one of {PROMPT_TYPES}"})
+    instruction: str = field(default=INSTRUCTION, metadata={"help": "instruction appended to each problem"})
+    stop: list[str] = field(default_factory=list, metadata={"help": "extra stop strings (besides eos)"})
+    eos_ids: list[int] = field(default_factory=list, metadata={"help": "extra stop token ids (Online-DPO-R1's flag)"})
+    stop_at_end_of_turn: bool = field(
+        default=True,
+        metadata={"help": "chat prompts also stop at the template's end-of-turn token (base models need it)"},
+    )
+    batch_size: int = field(default=16, metadata={"help": "hf engine: prompts per generate call (each x K)"})
+    dtype: str = field(default="auto", metadata={"help": "model dtype: auto, bfloat16, float16, float32"})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm engine: GPUs per model replica"})
+    gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vllm engine: share of GPU memory"})
+    max_model_len: int | None = field(default=None, metadata={"help": "vllm engine: context length (default: model's)"})
+
+    def __post_init__(self):
+        if self.my_world_size < 1 or not 0 <= self.local_index < self.my_world_size:
+            raise ConfigError(
+                f"need 0 <= local_index < my_world_size, got local_index={self.local_index}, "
+                f"my_world_size={self.my_world_size}"
+            )
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.prompt_type not in PROMPT_TYPES:
+            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ConfigError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        self.sampling()  # K, temperature, top_p, max_new_tokens, stop: checked before any model loads
+
+    def sampling(self, stop: list[str] | None = None) -> SamplingSpec:
+        return SamplingSpec(
+            n=self.K, temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+            seed=self.seed, stop=list(self.stop if stop is None else stop), stop_token_ids=list(self.eos_ids),
+        )
+
+
+def load_rows(path: str, split: str = "train") -> list[tuple[int, dict]]:
+    """``(line, row)`` pairs of a prompt source; ``line`` is the JSONL line, else the 1-based row number."""
+    local = Path(path)
+    if local.suffix in (".jsonl", ".json", ".parquet") and not local.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if local.is_file() and local.suffix == ".jsonl":
+        rows = list(iter_jsonl(local))
+    elif local.is_file() and local.suffix == ".parquet":
+        import pyarrow.parquet
+
+        rows = list(enumerate(pyarrow.parquet.read_table(local).to_pylist(), start=1))
+    elif local.is_file() and local.suffix == ".json":  # a JSON array or JSON lines: datasets reads both
+        import datasets
+
+        rows = list(enumerate(datasets.load_dataset("json", data_files=str(local), split="train"), start=1))
+    elif local.is_file():
+        raise ConfigError(f"{path}: unsupported file type {local.suffix!r}; expected .jsonl, .json or .parquet")
+    else:
+        import datasets
+
+        try:
+            rows = list(enumerate(datasets.load_dataset(path, split=split), start=1))
+        except (ConnectionError, FileNotFoundError) as e:  # offline, or no such dataset
+            raise FileNotFoundError(f"{path}: not a local file, and datasets cannot load it: {e}") from e
+    for line, row in rows:
+        if not isinstance(row, dict):
+            raise RecordError(path, line, f"expected a JSON object (a prompt), got {type(row).__name__}")
+    return rows
+
+
+def row_idx(row: dict, position: int):
+    """A row's ``idx``: its own, or its 0-based position in the source when it has none."""
+    return row.get("idx", position)
+
+
+def to_prompt_record(row: dict, position: int, dataset_key: str, answer_key: str, path: str, line: int) -> dict:
+    """A PROMPTS record: ``idx``, ``problem``, ``gt`` from the named fields, every other field carried."""
+    for key in (dataset_key, answer_key):
+        if key not in row:
+            raise RecordError(path, line, f"missing field {key!r} (has {sorted(row)}); set --dataset_key/--answer_key")
+    problem = row[dataset_key]
+    if not isinstance(problem, str) or not problem.strip():
+        raise RecordError(path, line, f"field {dataset_key!r} must be a non-empty string, got {problem!r}")
+    carried = {k: v for k, v in row.items() if k not in (dataset_key, answer_key)}
+    return {**carried, "idx": row_idx(row, position), "problem": problem, "gt": row[answer_key]}
+
+
+def load_prompts(path: str, split: str = "train", dataset_key: str = "problem", answer_key: str = "gt") -> list[dict]:
+    """The prompt records of ``path`` in source order; a repeated ``idx`` is an error naming both lines."""
+    records, seen = [], {}
+    for position, (line, row) in enumerate(load_rows(path, split)):
+        record = to_prompt_record(row, position, dataset_key, answer_key, path, line)
+        if record["idx"] in seen:
+            raise RecordError(path, line, f"idx {record['idx']!r} repeats line {seen[record['idx']]}; idx must be unique")
+        seen[record["idx"]] = line
+        records.append(record)
+    overwritten = sorted({k for r in records for k in r if k in ADDED_KEYS})
+    if overwritten:
+        logger.warning("%s: prompt field(s) %s are replaced by this stage's output of that name", path, overwritten)
+    return records
+
+
+def shard_positions(num_prompts: int, index: int, world_size: int) -> range:
+    """Shard ``index`` of ``world_size`` takes positions index, index+w, ...: every prompt lands in one shard."""
+    return range(index, num_prompts, world_size)
+
+
+def shard_path(output_dir: str | Path, index: int, world_size: int) -> Path:
+    return Path(output_dir) / f"shard_{index}_of_{world_size}.jsonl"
+
+
+def shard_is_complete(path: Path, prompts: list[dict], K: int) -> bool:
+    """True when ``path`` holds exactly these prompts with K responses each; a different file is an error.
+
+    Writes are atomic, so an existing file is whole; what can differ is its content (another dataset, K
+    or world size written into the same folder), and overwriting that silently would hide the mistake.
+    """
+    if not path.is_file():
+        return False
+    existing = read_records(path, SAMPLES)
+    if [r["idx"] for r in existing] != [p["idx"] for p in prompts] or any(len(r["responses"]) != K for r in existing):
+        raise ConfigError(
+            f"{path} exists but does not hold this shard's {len(prompts)} prompts x {K} responses "
+            f"(it has {len(existing)} records); remove it or choose another --output_dir"
+        )
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files a killed run of this shard left behind (atomic_open's naming)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        logger.warning("removing %s, left by an interrupted run of this shard", stale)
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str = "chat",
+                   instruction: str = INSTRUCTION) -> list[dict]:
+    """SAMPLES records: each prompt record plus its rendered ``prompt`` and ``sampling.n`` completions."""
+    texts = [render_prompt(engine.tokenizer, p["problem"], prompt_type, instruction) for p in prompts]
+    completions = engine.generate(texts, sampling)
+    return [
+        {**record, "prompt": text, "responses": [c.text for c in outs],
+         "finish_reasons": [c.finish_reason for c in outs], "num_tokens": [c.num_tokens for c in outs]}
+        for record, text, outs in zip(prompts, texts, completions, strict=True)
+    ]
+
+
+def main(args: SampleArgs) -> None:
+    path = shard_path(args.output_dir, args.local_index, args.my_world_size)
+    prompts = load_prompts(args.dataset_name_or_path, args.split, args.dataset_key, args.answer_key)
+    mine = [prompts[i] for i in shard_positions(len(prompts), args.local_index, args.my_world_size)]
+    if shard_is_complete(path, mine, args.K):
+        logger.info("%s is already complete (%d prompts); nothing to do", path, len(mine))
+        return
+    remove_stale_temporaries(path)
+    if not mine:  # more shards than prompts: an empty shard, and no model to load for it
+        write_jsonl(path, [])
+        logger.info("wrote %s: no prompts fall in shard %d of %d", path, args.local_index, args.my_world_size)
+        return
+    engine = make_engine(
+        args.engine, args.model_name_or_path, batch_size=args.batch_size, dtype=args.dtype, seed=args.seed,
+        tensor_parallel_size=args.tensor_parallel_size, gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
+    )
+    stop = list(args.stop)
+    if args.stop_at_end_of_turn and args.prompt_type != "raw":
+        end_token = end_of_turn_token(engine.tokenizer)
+        if end_token is not None and end_token not in stop:
+            logger.info("stopping also at the chat template's end-of-turn token %r", end_token)
+            stop.append(end_token)
+    sampling = args.sampling(stop)
+    logger.info("shard %d of %d: %d of %d prompts x %d samples", args.local_index, args.my_world_size,
+                len(mine), len(prompts), args.K)
+    start = time.perf_counter()
+    samples = sample_records(engine, mine, sampling, args.prompt_type, args.instruction)
+    seconds = max(time.perf_counter() - start, 1e-9)
+    write_jsonl(path, samples)
+    tokens = sum(sum(s["num_tokens"]) for s in samples)
+    logger.info("wrote %s: %d prompts, %d tokens in %.1f s (%.2f prompts/s, %.0f tokens/s)",
+                path, len(samples), tokens, seconds, len(samples) / seconds, tokens / seconds)
+
+
+if __name__ == "__main__":
+    run_cli(main, [SampleArgs])
