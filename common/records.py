@@ -43,7 +43,9 @@ LABELED = Schema(
     lists=SAMPLES.lists + ("rewards", "correct", "extracted"),
 )
 PAIRS = Schema("pairs", ("idx", "prompt", "chosen", "rejected", "chosen_reward", "rejected_reward", "margin"))
-RAFT = Schema("raft", ("idx", "prompt", "completion", "reward"))
+# SFT: the warm-up's worked solutions; RAFT: the best correct response per prompt, with its reward.
+SFT = Schema("sft", ("idx", "prompt", "completion"))
+RAFT = Schema("raft", SFT.required + ("reward",))
 EVAL = Schema(
     "eval",
     ("idx", "problem", "gt", "prompt", "responses", "preds", "scores"),
@@ -111,6 +113,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; run outputs are shared like any other
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
@@ -121,6 +124,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def dumps(record: dict) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from trl import SFTConfig, SFTTrainer
 
 from common.config import ConfigError, run_cli
-from common.records import RAFT, Schema
+from common.records import SFT
 from dpo_iteration.training import (
     ModelDataArgs,
     check_deepspeed_saves_weights,
@@ -40,10 +40,6 @@ from dpo_iteration.training import (
 )
 
 logger = logging.getLogger(__name__)
-
-# RAFT records without the reward, which the SFT warm-up's worked solutions do not have.
-SFT_RECORDS = Schema("sft", tuple(key for key in RAFT.required if key != "reward"))
-
 
 @dataclass
 class SFTTrainConfig(SFTConfig):
@@ -75,7 +71,7 @@ def build_trainer(args: ModelDataArgs, config: SFTTrainConfig) -> tuple[SFTTrain
     """The trainer, its records read and tokenised before the model loads; also the facts for train_log.json."""
     from datasets import Dataset
 
-    records = read_text_records(args.train_file, SFT_RECORDS, ("prompt", "completion"))
+    records = read_text_records(args.train_file, SFT, ("prompt", "completion"))
     tokenizer = load_tokenizer(args.model_name_or_path, config.eos_token)
     dataset = Dataset.from_dict(tokenize_completions(records, tokenizer))
     model = load_model(args.model_name_or_path, args, config)

@@ -1,6 +1,7 @@
 """The JSONL schema module: validation errors name file, line and key; writes are atomic."""
 
 import json
+import os
 
 import pytest
 
@@ -67,3 +68,12 @@ def test_atomic_open_creates_parent_dirs(tmp_path):
     with atomic_open(tmp_path / "a" / "b" / "c.txt") as f:
         f.write("x")
     assert (tmp_path / "a" / "b" / "c.txt").read_text() == "x"
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_jsonl(tmp_path / "s.jsonl", [{"a": 1}])
+    finally:
+        os.umask(old)
+    assert (tmp_path / "s.jsonl").stat().st_mode & 0o777 == 0o644
