@@ -1,0 +1,181 @@
+"""Rule-based rewards: grade every sampled response with the one grader and write the labeled file.
+
+    python annotate/label.py --dataset_name_or_path samples.jsonl --output_dir labeled.jsonl --num_workers 2
+
+Streams the samples file (common.records.SAMPLES), grades each response against its record's ``gt``
+with ``annotate.grader.grade_many`` (fast path in this process, symbolic cases in ``num_workers``
+processes under ``--timeout`` seconds each), and writes each record with three lists added, in input
+order, atomically: ``correct`` (the grader's verdict), ``extracted`` (the final answer it read, or null)
+and ``rewards``:
+
+    reward_correct   1.0   the grader accepts the final answer (boxed, or stated by a fallback the
+                           grader documents: the reward IS the evaluation)
+    reward_wrong    -0.5   wrong, but the answer was given in a \\boxed{}
+    reward_no_box   -1.0   wrong and no \\boxed{}: the recipe punishes a missing format harder
+
+A grader timeout is graded wrong (and counted). The ``label`` section of stats.json (keys in
+annotate/stats.py) gets the sampler's pass@1/pass@K, reward and format figures; the log ends with a
+line of responses/s, correct rate and timeouts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from annotate.grader import DEFAULT_TIMEOUT, Grade, grade_many
+from annotate.stats import LabelStats, stats_path, update_stats
+from common.config import ConfigError, run_cli
+from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write_jsonl
+
+logger = logging.getLogger(__name__)
+
+# What the list keys of samples records must hold, checked per item so that a bad item is reported by
+# file, line and key instead of failing deep inside the grader or a pair strategy.
+ITEM_TYPES: dict[str, tuple[type, ...]] = {
+    "responses": (str,),
+    "finish_reasons": (str, type(None)),
+    "num_tokens": (int,),
+    "rewards": (int, float),
+    "correct": (bool,),
+    "extracted": (str, type(None)),
+}
+
+
+def check_items(record: dict, keys: Iterable[str], path: str, line: int) -> dict:
+    """Raise RecordError unless every item of the lists ``keys`` has its ITEM_TYPES type (bools are not numbers)."""
+    for key in keys:
+        types = ITEM_TYPES[key]
+        for position, item in enumerate(record[key]):
+            if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise RecordError(path, line, f"key {key!r}[{position}] must be {names}, got {item!r:.60}")
+    return record
+
+
+def gt_text(record: dict, path: str, line: int) -> str:
+    """The ground truth as the grader's string: numbers (amc23 stores 27.0) are written out."""
+    gt = record["gt"]
+    if isinstance(gt, str):
+        return gt
+    if isinstance(gt, (int, float)) and not isinstance(gt, bool):
+        return str(gt)
+    raise RecordError(path, line, f"key 'gt' must be a string or a number, got {type(gt).__name__}")
+
+
+def iter_samples(path: str) -> Iterator[tuple[dict, str]]:
+    """(record, gt as a string) for each samples record, checked; a bad one raises naming file:line:key."""
+    for line, value in iter_jsonl(path):
+        record = check_items(check_record(value, SAMPLES, path, line), SAMPLES.lists, path, line)
+        yield record, gt_text(record, path, line)
+
+
+@dataclass
+class LabelArgs:
+    dataset_name_or_path: str = field(metadata={"help": "samples JSONL (generation/merge.py's output)"})
+    output_dir: str = field(metadata={"help": "output labeled JSONL FILE; named as in Online-DPO-R1"})
+    num_workers: int = field(default=1, metadata={"help": "processes for the grader's symbolic path"})
+    timeout: float = field(
+        default=DEFAULT_TIMEOUT, metadata={"help": "seconds per response before it is graded wrong (timed out)"}
+    )
+    reward_correct: float = field(default=1.0, metadata={"help": "reward of a correct final answer"})
+    reward_wrong: float = field(default=-0.5, metadata={"help": "reward of a wrong answer given in a \\boxed{}"})
+    reward_no_box: float = field(default=-1.0, metadata={"help": "reward of a wrong answer with no \\boxed{}"})
+    stats_file: str | None = field(
+        default=None, metadata={"help": "stats JSON to update (section 'label'); default stats.json beside the output"}
+    )
+
+    def __post_init__(self):
+        if self.num_workers < 1:
+            raise ConfigError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.reward_correct <= max(self.reward_wrong, self.reward_no_box):
+            raise ConfigError(
+                f"reward_correct ({self.reward_correct}) must be above reward_wrong ({self.reward_wrong}) "
+                f"and reward_no_box ({self.reward_no_box}), or no pair would prefer a correct answer"
+            )
+        if Path(self.output_dir).resolve() == Path(self.dataset_name_or_path).resolve():
+            raise ConfigError(f"output_dir must differ from dataset_name_or_path ({self.output_dir})")
+
+    @property
+    def rewards(self) -> dict[str, float]:
+        return {"correct": self.reward_correct, "wrong": self.reward_wrong, "no_box": self.reward_no_box}
+
+
+def reward(g: Grade, args: LabelArgs) -> float:
+    if g.correct:
+        return args.reward_correct
+    return args.reward_wrong if g.boxed else args.reward_no_box
+
+
+def labeled(record: dict, grades: list[Grade], args: LabelArgs) -> dict:
+    return {
+        **record,
+        "rewards": [reward(g, args) for g in grades],
+        "correct": [g.correct for g in grades],
+        "extracted": [g.extracted for g in grades],
+    }
+
+
+def label_records(samples: Iterable[tuple[dict, str]], args: LabelArgs, stats: LabelStats) -> Iterator[dict]:
+    """Labeled records in input order; grades stream through the grader's bounded window, one record held
+    per response in flight, so memory does not grow with the file."""
+    waiting: deque[dict] = deque()  # records read, in order, whose grades are not all back
+
+    def cases() -> Iterator[tuple[str, str]]:
+        for record, gt in samples:
+            waiting.append(record)
+            for response in record["responses"]:
+                yield response, gt
+
+    grades: list[Grade] = []  # those of waiting[0], the oldest record
+    # The None after the last grade flushes the last records; a record is always in `waiting` before
+    # any later record's grade comes back, because grade_many reads cases in order.
+    for g in itertools.chain(grade_many(cases(), num_workers=args.num_workers, timeout=args.timeout), [None]):
+        while waiting and len(grades) == len(waiting[0]["responses"]):
+            out = labeled(waiting.popleft(), grades, args)
+            stats.add(out, grades)
+            grades = []
+            yield out
+        if g is not None:
+            grades.append(g)
+    if waiting:
+        raise RuntimeError(f"the grader returned too few grades: {len(waiting)} records left unlabeled")
+
+
+def count_lines(path: str) -> int:
+    """Lines in the file (the progress bar's total), counted in bytes without parsing."""
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def main(args: LabelArgs) -> dict:
+    """Write the labeled file and the ``label`` section of stats.json; return that section."""
+    start = time.perf_counter()
+    stats = LabelStats(args.rewards)
+    samples = iter_samples(args.dataset_name_or_path)
+    total = count_lines(args.dataset_name_or_path)
+    with tqdm(samples, total=total, unit="prompt", desc="label", mininterval=1.0) as progress:
+        write_jsonl(args.output_dir, label_records(progress, args, stats))
+    summary = stats.summary(time.perf_counter() - start, args.num_workers)
+    update_stats(stats_path(args.output_dir, args.stats_file), "label", summary)
+    logger.info(
+        "labeled %d responses of %d prompts in %.1f s (%s responses/s, %d workers): correct %.1f%%, "
+        "no \\boxed{} %d, truncated %d, grader timeouts %d -> %s",
+        stats.responses, stats.prompts, summary["seconds"], summary["responses_per_second"], args.num_workers,
+        100 * stats.correct / max(stats.responses, 1), stats.no_box, stats.truncated, stats.timeouts,
+        args.output_dir,
+    )
+    return summary
+
+
+if __name__ == "__main__":
+    run_cli(main, [LabelArgs])

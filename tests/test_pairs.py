@@ -1,0 +1,261 @@
+"""annotate/pairs.py: every choose_type on ties, equal rewards, K=1 and empty responses; options; stats; bad input."""
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from annotate.pairs import CHOOSE_TYPES, RESPONSES_HAVE_EOS, STRATEGIES, PairsArgs, main
+from annotate.stats import NO_RECORD_REASONS
+from common.config import ConfigError
+from common.records import PAIRS, RAFT, read_records, write_jsonl
+
+REPO = Path(__file__).resolve().parent.parent
+REWARD = {"c": 1.0, "w": -0.5, "n": -1.0}
+
+
+def labeled(idx, flags, texts=None, tokens=None, finish=None):
+    """A labeled record from flags 'c' (correct), 'w' (wrong, boxed), 'n' (no box)."""
+    texts = texts or [f"response {idx}.{i} {f}" for i, f in enumerate(flags)]
+    return {"idx": idx, "problem": "p", "gt": "5", "prompt": f"prompt {idx}", "responses": texts,
+            "finish_reasons": finish or ["stop"] * len(flags), "num_tokens": tokens or [10] * len(flags),
+            "rewards": [REWARD[f] for f in flags], "correct": [f == "c" for f in flags],
+            "extracted": ["5" if f == "c" else None for f in flags]}
+
+
+def run(tmp_path, records, choose_type="max_min", **options):
+    write_jsonl(tmp_path / "labeled.jsonl", records)
+    args = PairsArgs(dataset_name_or_path=str(tmp_path / "labeled.jsonl"), output_dir=str(tmp_path / "out.jsonl"),
+                     choose_type=choose_type, **options)
+    summary = main(args)
+    return read_records(tmp_path / "out.jsonl", RAFT if choose_type == "raft" else PAIRS), summary
+
+
+# The pure strategies, on scores: (chosen, rejected) index sets, or None for no pair.
+@pytest.mark.parametrize(
+    "name, scores, chosen, rejected",
+    [
+        ("max_min", [-0.5, 1.0, -1.0], {1}, {2}),
+        ("max_min", [1.0, 1.0, -1.0, -1.0], {0, 1}, {2, 3}),
+        ("max_min", [-0.5, -1.0], {0}, {1}),
+        ("max_min", [1.0, 1.0, 1.0], None, None),
+        ("max_min", [1.0], None, None),
+        ("max_random", [1.0, -0.5, -1.0, 1.0], {0, 3}, {1, 2}),
+        ("max_random", [-1.0, -1.0], None, None),
+        ("max_max", [1.0, -0.5, -1.0, -0.5], {0}, {1, 3}),
+        ("max_max", [1.0, 1.0, -1.0], {0, 1}, {2}),
+        ("max_max", [-0.5, -0.5], None, None),
+        ("random", [1.0, -1.0], {0}, {1}),
+        ("random", [-1.0, 1.0], {1}, {0}),
+        ("random", [1.0, 1.0], None, None),
+        ("random", [1.0], None, None),
+    ],
+)
+def test_strategy_table(name, scores, chosen, rejected):
+    for seed in range(20):
+        picked = STRATEGIES[name](scores, random.Random(seed))
+        if chosen is None:
+            assert picked is None
+        else:
+            assert picked[0] in chosen and picked[1] in rejected
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategies_pair_strictly_better_with_worse_and_tie_only_when_equal(name):
+    rng = random.Random(0)
+    for _ in range(500):
+        scores = [rng.choice([1.0, -0.5, -1.0]) for _ in range(rng.randint(1, 6))]
+        picked = STRATEGIES[name](scores, rng)
+        if picked is None:
+            assert name == "random" or len(set(scores)) == 1
+        else:
+            assert picked[0] != picked[1] and scores[picked[0]] > scores[picked[1]]
+
+
+def test_max_random_and_random_reach_every_allowed_response():
+    seen = {STRATEGIES["max_random"]([1.0, -0.5, -1.0, -1.0], random.Random(s))[1] for s in range(200)}
+    assert seen == {1, 2, 3}
+    seen = {STRATEGIES["random"]([1.0, -0.5, -1.0], random.Random(s)) for s in range(200)}
+    assert seen == {(0, 1), (0, 2), (1, 2)}
+
+
+@pytest.mark.parametrize("choose_type", CHOOSE_TYPES)
+def test_k1_empty_and_equal_rewards_give_nothing_and_are_counted(tmp_path, choose_type):
+    records = [labeled(0, "c"), labeled(1, ""), labeled(2, "ww"), labeled(3, "nnn")]
+    out, stats = run(tmp_path, records, choose_type)
+    if choose_type == "raft":
+        assert [r["idx"] for r in out] == [0]
+        assert stats["no_record"]["no_correct"] == 3
+    else:  # max_min_p too: equal rewards at equal lengths are still ties
+        assert out == []
+        assert stats["no_record"]["fewer_than_2"] == 2 and stats["no_record"]["tie"] == 2
+    assert stats["prompts"] == 4 and stats["records"] == len(out)
+    assert set(stats["no_record"]) == set(NO_RECORD_REASONS)
+
+
+@pytest.mark.parametrize("choose_type", sorted(STRATEGIES))
+def test_pairs_never_repeat_a_text_and_margin_is_positive(tmp_path, choose_type):
+    rng = random.Random(1)
+    records = []
+    for idx in range(200):
+        k = rng.randint(1, 8)
+        flags = "".join(rng.choice("cwn") for _ in range(k))
+        texts = [rng.choice(["", "a", "b", r"\boxed{5}"]) for _ in range(k)]  # duplicates and empty texts
+        records.append(labeled(idx, flags, texts=texts))
+    out, stats = run(tmp_path, records, choose_type)
+    assert out, "some prompts must give a pair"
+    for pair in out:
+        assert pair["chosen"] != pair["rejected"]
+        assert pair["margin"] > 0 and pair["margin"] == pytest.approx(pair["chosen_reward"] - pair["rejected_reward"])
+    assert stats["records"] + sum(stats["no_record"].values()) == 200
+
+
+def test_identical_texts_graded_differently_give_no_pair(tmp_path):
+    # e.g. a timeout graded one copy wrong: the pair would teach nothing, and chosen == rejected is forbidden
+    out, stats = run(tmp_path, [labeled(0, "cn", texts=["same", "same"])])
+    assert out == [] and stats["no_record"]["fewer_than_2"] == 1 and stats["duplicates_dropped"] == 1
+
+
+def test_empty_response_can_be_rejected(tmp_path):
+    (pair,), _ = run(tmp_path, [labeled(0, "cn", texts=[r"\boxed{5}", ""])])
+    assert (pair["chosen"], pair["rejected"]) == (r"\boxed{5}", "")
+
+
+def test_pair_record_carries_text_exactly_as_generated(tmp_path):
+    texts = ["  so \\boxed{5}\n", "I give up<|im_end|>"]  # no eos is added, none is stripped
+    (pair,), _ = run(tmp_path, [labeled(7, "cn", texts=texts)])
+    assert RESPONSES_HAVE_EOS is False
+    assert pair == {"idx": 7, "prompt": "prompt 7", "chosen": texts[0], "rejected": texts[1],
+                    "chosen_reward": 1.0, "rejected_reward": -1.0, "margin": 2.0}
+
+
+@pytest.mark.parametrize(
+    "unit, tokens, texts, chosen, rejected",
+    [
+        # all correct: the length penalty breaks the tie, shorter chosen
+        ("tokens", [300, 20, 100], ["c1", "c2", "c3"], "c2", "c1"),
+        ("chars", [1, 1, 1], ["x" * 30, "x" * 5, "x" * 10], "x" * 5, "x" * 30),
+    ],
+)
+def test_max_min_p_prefers_shorter_among_equal_rewards(tmp_path, unit, tokens, texts, chosen, rejected):
+    (pair,), _ = run(tmp_path, [labeled(0, "ccc", texts=texts, tokens=tokens)], "max_min_p", length_unit=unit)
+    assert (pair["chosen"], pair["rejected"]) == (chosen, rejected)
+    assert pair["chosen_reward"] < 1.0 and pair["margin"] > 0
+
+
+def test_max_min_p_default_penalty_never_overturns_rewards(tmp_path):
+    # a long right answer still beats a short wrong one at the default penalty
+    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])], "max_min_p")
+    assert (pair["chosen"], pair["rejected"]) == ("right", "wrong")
+
+
+def test_max_min_p_large_penalty_is_allowed_to_overturn(tmp_path):
+    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])], "max_min_p",
+                     length_penalty=0.01)
+    assert (pair["chosen"], pair["rejected"]) == ("wrong", "right")
+
+
+def test_raft_draws_a_correct_response_uniformly(tmp_path):
+    picks = set()
+    for seed in range(30):
+        (rec,), _ = run(tmp_path, [labeled(0, "cwcn", texts=["a", "b", "c", "d"])], "raft", seed=seed)
+        assert rec["reward"] == 1.0 and set(rec) == {"idx", "prompt", "completion", "reward"}
+        picks.add(rec["completion"])
+    assert picks == {"a", "c"}
+
+
+@pytest.mark.parametrize(
+    "option, flags, reason",
+    [
+        ("drop_all_correct", "ccc", "all_correct"),
+        ("drop_all_wrong", "wn", "all_wrong"),
+        ("drop_format_pairs", "wn", "format_only"),
+    ],
+)
+def test_drop_options(tmp_path, option, flags, reason):
+    record = labeled(0, flags, tokens=[10, 20, 30][: len(flags)])
+    kept, _ = run(tmp_path, [record], "max_min_p")
+    assert len(kept) == 1
+    dropped, stats = run(tmp_path, [record], "max_min_p", **{option: True})
+    assert dropped == [] and stats["no_record"][reason] == 1
+
+
+def test_format_pairs_are_kept_and_counted_by_default(tmp_path):
+    _, stats = run(tmp_path, [labeled(0, "wn"), labeled(1, "cn")])
+    assert stats["records"] == 2 and stats["format_only_pairs"] == 1
+
+
+def test_drop_truncated(tmp_path):
+    record = labeled(0, "cwn", finish=["stop", "stop", "length"])
+    (pair,), _ = run(tmp_path, [record])
+    assert pair["rejected_reward"] == -1.0
+    (pair,), stats = run(tmp_path, [record], drop_truncated=True)
+    assert pair["rejected_reward"] == -0.5 and stats["truncated_dropped"] == 1
+
+
+def test_same_seed_same_pairs_and_a_prompts_pair_ignores_the_rest_of_the_file(tmp_path):
+    records = [labeled(i, "ccwwnn") for i in range(30)]
+    first, _ = run(tmp_path, records, "max_random", seed=3)
+    again, _ = run(tmp_path, records, "max_random", seed=3)
+    alone, _ = run(tmp_path, records[10:11], "max_random", seed=3)
+    other, _ = run(tmp_path, records, "max_random", seed=4)
+    assert first == again and alone == [first[10]] and first != other
+
+
+def test_stats_lengths_and_sections(tmp_path):
+    (tmp_path / "stats.json").write_text(json.dumps({"label": {"responses": 5}}))
+    records = [labeled(0, "cn", texts=["aaaa", "bb"], tokens=[4, 2]), labeled(1, "cw", texts=["cc", "d"], tokens=[6, 1])]
+    run(tmp_path, records)
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["label"] == {"responses": 5}
+    pairs = stats["pairs"]
+    assert (pairs["records"], pairs["chosen_tokens_mean"], pairs["rejected_tokens_mean"]) == (2, 5.0, 1.5)
+    assert (pairs["chosen_chars_mean"], pairs["rejected_chars_mean"], pairs["margin_mean"]) == (3.0, 1.5, 1.75)
+
+
+@pytest.mark.parametrize("name, hint", [("max_mn", "did you mean 'max_min'"), ("best", "max_min, max_random")])
+def test_unknown_choose_type_lists_the_valid_ones(name, hint):
+    with pytest.raises(ConfigError, match=hint):
+        PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type=name)
+
+
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ("{oops", "not valid JSON"),
+        (json.dumps({k: v for k, v in labeled(1, "c").items() if k != "rewards"}), "missing key 'rewards'"),
+        (json.dumps(dict(labeled(1, "c"), responses="a")), "key 'responses' must be a list"),
+        (json.dumps(dict(labeled(1, "cw"), rewards=[1.0, "bad"])), "key 'rewards'[1] must be int or float"),
+        (json.dumps(dict(labeled(1, "cw"), correct=[True, 0])), "key 'correct'[1] must be bool"),
+    ],
+)
+def test_bad_input_exits_2_naming_file_line_and_key(tmp_path, bad_line, message):
+    path = tmp_path / "labeled.jsonl"
+    good = json.dumps(labeled(0, "cw"))
+    path.write_text(f"{good}\n{bad_line}\n{good}\n")
+    out = subprocess.run([sys.executable, "annotate/pairs.py", "--dataset_name_or_path", str(path),
+                          "--output_dir", str(tmp_path / "pairs.jsonl")],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert f"{path}:2: " in out.stderr and message in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labeled.jsonl"]
+
+
+def test_label_then_pairs_from_the_command_line(tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    write_jsonl(samples, [{"idx": i, "problem": "p", "gt": "5", "prompt": "q",
+                           "responses": [r"\boxed{5}", r"\boxed{4}", "four"], "finish_reasons": ["stop"] * 3,
+                           "num_tokens": [3, 3, 1]} for i in range(3)])
+    for script, flags in (("annotate/label.py", []), ("annotate/pairs.py", ["--choose_type", "max_max"])):
+        source = samples if script.endswith("label.py") else tmp_path / "labeled.jsonl"
+        target = tmp_path / ("labeled.jsonl" if script.endswith("label.py") else "pairs.jsonl")
+        out = subprocess.run([sys.executable, script, "--dataset_name_or_path", str(source), "--output_dir",
+                              str(target), *flags], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+    pairs = read_records(tmp_path / "pairs.jsonl", PAIRS)
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(r"\boxed{5}", r"\boxed{4}")] * 3
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["label"]["pass@1"] == pytest.approx(1 / 3) and stats["pairs"]["records"] == 3
