@@ -48,9 +48,8 @@ from dpo_iteration.training import (
     load_tokenizer,
     read_text_records,
     response_ids,
-    start_partial_dir,
+    run_training,
     stop_at_eos,
-    train_and_save,
 )
 
 logger = logging.getLogger(__name__)
@@ -225,11 +224,7 @@ def build_trainer(args: DPOScriptArgs, config: DPOTrainConfig) -> tuple[Pretoken
 
 
 def main(args: DPOScriptArgs, config: DPOTrainConfig) -> None:
-    final_dir = config.output_dir
-    with config.main_process_first(local=False, desc="output directory"):
-        checkpoint = start_partial_dir(config)
-    trainer, facts = build_trainer(args, config)
-    train_and_save(trainer, final_dir, checkpoint, facts)
+    run_training(build_trainer, args, config)
 
 
 if __name__ == "__main__":

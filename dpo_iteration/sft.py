@@ -34,9 +34,8 @@ from dpo_iteration.training import (
     load_tokenizer,
     read_text_records,
     response_ids,
-    start_partial_dir,
+    run_training,
     stop_at_eos,
-    train_and_save,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,11 +88,7 @@ def build_trainer(args: ModelDataArgs, config: SFTTrainConfig) -> tuple[SFTTrain
 
 
 def main(args: ModelDataArgs, config: SFTTrainConfig) -> None:
-    final_dir = config.output_dir
-    with config.main_process_first(local=False, desc="output directory"):
-        checkpoint = start_partial_dir(config)
-    trainer, facts = build_trainer(args, config)
-    train_and_save(trainer, final_dir, checkpoint, facts)
+    run_training(build_trainer, args, config)
 
 
 if __name__ == "__main__":

@@ -272,3 +272,12 @@ def train_and_save(trainer, final_dir: str | os.PathLike, checkpoint: str | None
         logger.info("saved the trained model to %s (%s)", final_dir, result.metrics)
     trainer.accelerator.wait_for_everyone()
     return result.metrics
+
+
+def run_training(build_trainer, args, config) -> dict:
+    """The body of dpo.py and sft.py: stage into ``<output_dir>.partial``, build, train, publish."""
+    final_dir = config.output_dir
+    with config.main_process_first(local=False, desc="output directory"):
+        checkpoint = start_partial_dir(config)
+    trainer, facts = build_trainer(args, config)
+    return train_and_save(trainer, final_dir, checkpoint, facts)
