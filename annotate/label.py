@@ -37,29 +37,6 @@ from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write
 
 logger = logging.getLogger(__name__)
 
-# What the list keys of samples records must hold, checked per item so that a bad item is reported by
-# file, line and key instead of failing deep inside the grader or a pair strategy.
-ITEM_TYPES: dict[str, tuple[type, ...]] = {
-    "responses": (str,),
-    "finish_reasons": (str, type(None)),
-    "num_tokens": (int,),
-    "rewards": (int, float),
-    "correct": (bool,),
-    "extracted": (str, type(None)),
-}
-
-
-def check_items(record: dict, keys: Iterable[str], path: str, line: int) -> dict:
-    """Raise RecordError unless every item of the lists ``keys`` has its ITEM_TYPES type (bools are not numbers)."""
-    for key in keys:
-        types = ITEM_TYPES[key]
-        for position, item in enumerate(record[key]):
-            if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
-                names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-                raise RecordError(path, line, f"key {key!r}[{position}] must be {names}, got {item!r:.60}")
-    return record
-
-
 def gt_text(record: dict, path: str, line: int) -> str:
     """The ground truth as the grader's string: numbers (amc23 stores 27.0) are written out."""
     gt = record["gt"]
@@ -73,7 +50,7 @@ def gt_text(record: dict, path: str, line: int) -> str:
 def iter_samples(path: str) -> Iterator[tuple[dict, str]]:
     """(record, gt as a string) for each samples record, checked; a bad one raises naming file:line:key."""
     for line, value in iter_jsonl(path):
-        record = check_items(check_record(value, SAMPLES, path, line), SAMPLES.lists, path, line)
+        record = check_record(value, SAMPLES, path, line)
         yield record, gt_text(record, path, line)
 
 

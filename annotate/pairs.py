@@ -46,10 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from annotate.label import check_items
 from annotate.stats import PairStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
-from common.records import LABELED, check_record, iter_jsonl, write_jsonl
+from common.records import LABELED, iter_records, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -184,12 +183,6 @@ def candidates(record: dict, drop_truncated: bool) -> tuple[list[Candidate], int
     return kept, truncated, duplicates
 
 
-def iter_labeled(path: str) -> Iterator[dict]:
-    """Labeled records, checked down to their list items; a bad one raises naming file:line:key."""
-    for line, value in iter_jsonl(path):
-        yield check_items(check_record(value, LABELED, path, line), LABELED.lists, path, line)
-
-
 def choose(record: dict, args: PairsArgs, stats: PairStats) -> dict | None:
     """The output record for one prompt (a pair, or a RAFT completion), or None; ``stats`` counts why."""
     rng = random.Random(f"{args.seed}:{record['idx']}")
@@ -243,7 +236,7 @@ def make_records(records: Iterator[dict], args: PairsArgs, stats: PairStats) -> 
 def main(args: PairsArgs) -> dict:
     """Write the pairs (or RAFT) file and the ``pairs`` section of stats.json; return that section."""
     stats = PairStats(args.choose_type)
-    written = write_jsonl(args.output_dir, make_records(iter_labeled(args.dataset_name_or_path), args, stats))
+    written = write_jsonl(args.output_dir, make_records(iter_records(args.dataset_name_or_path, LABELED), args, stats))
     summary = stats.summary()
     update_stats(stats_path(args.output_dir, args.stats_file), "pairs", summary)
     reasons = ", ".join(f"{k} {v}" for k, v in summary["no_record"].items() if v) or "none"

@@ -53,6 +53,18 @@ EVAL = Schema(
 )
 
 
+# What the items of list keys must be, checked per item so that a bad item is reported by file, line
+# and key instead of failing deep inside the grader or a pair strategy. Bools are not numbers here.
+ITEM_TYPES: dict[str, tuple[type, ...]] = {
+    "responses": (str,),
+    "finish_reasons": (str, type(None)),
+    "num_tokens": (int,),
+    "rewards": (int, float),
+    "correct": (bool,),
+    "extracted": (str, type(None)),
+}
+
+
 class RecordError(ValueError):
     """A record that does not match its schema; the message names the file and line."""
 
@@ -73,6 +85,11 @@ def check_record(record: Any, schema: Schema, path: str | os.PathLike = "<record
         if not isinstance(record[key], list):
             raise RecordError(path, line, f"key {key!r} must be a list, got {type(record[key]).__name__}")
         lengths[key] = len(record[key])
+        types = ITEM_TYPES.get(key)
+        for position, item in enumerate(record[key] if types else ()):
+            if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise RecordError(path, line, f"key {key!r}[{position}] must be {names}, got {item!r:.60}")
     if len(set(lengths.values())) > 1:
         raise RecordError(path, line, f"lists of different lengths: {lengths}")
     return record
