@@ -327,7 +327,8 @@ def decide(pred: str, gt: str, symbolic: bool) -> tuple[bool, str]:
     if choice is not None:
         return choice, "choice"
     if "=" not in g:
-        p = _strip_var(p)
+        # "x \in [-2,7]" on either side is its set.
+        p, g = _strip_var(p), _strip_var(g)
     elif "=" not in p and _name_value(g) is not None:
         g = _name_value(g)
     elif "=" in p and p.split("=")[0].strip() == g.split("=")[0].strip() and g.count("=") == 1:
@@ -363,8 +364,9 @@ def _equal(p: str, g: str, symbolic: bool) -> tuple[bool, str]:
     if symbolic:
         return _atom(p, g, np_, ng, symbolic)
     if (kg == "atom" and _RELATION_RE.search(g)) or (kp == "atom" and _RELATION_RE.search(p)):
-        # A bare relation against a collection: only sympy can equate them (x \in [1,2] with [1,2]).
-        raise NeedSymbolic
+        # A bare relation against a collection: only sympy can equate them (x \in [1,2] with [1,2]),
+        # unless what settles atoms without sympy (different unknowns) settles it.
+        return _atom(p, g, np_, ng, symbolic)
     return False, "structure"
 
 
@@ -421,6 +423,9 @@ def _symbols(s: str) -> frozenset[str]:
     return frozenset(greek | latin)
 
 
+# An equation or inequality: sympy reads it as a Relational, which never equals a number or expression.
+_COMPARISON_RE = re.compile(r"[<>=]|\\(?:le|ge|leq|geq|lt|gt|ne)(?![A-Za-z])")
+_INFINITY_RE = re.compile(r"^([+-]?)\\infty$")
 _RELATION_RE = re.compile(r"[<>=]|\\(?:le|ge|leq|geq|lt|gt|in|mathbb|emptyset|varnothing|infty|ne)(?![A-Za-z])")
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]{3,}$")
 _CLOCK_RE = re.compile(r"^\d+:\d+$", re.ASCII)
@@ -441,6 +446,15 @@ def _atom(p: str, g: str, np_: Num | None, ng: Num | None, symbolic: bool) -> tu
         digits_g = base_g.group(1) if base_g else g.replace(" ", "")
         same_base = not (base_p and base_g) or base_p.group(2) == base_g.group(2)
         return digits_p == digits_g and same_base, "string"
+    inf_p, inf_g = _INFINITY_RE.match(p.replace(" ", "")), _INFINITY_RE.match(g.replace(" ", ""))
+    if inf_p and inf_g:
+        return (inf_p.group(1) == "-") == (inf_g.group(1) == "-"), "number"
+    if inf_p and ng is not None or inf_g and np_ is not None:
+        return False, "number"
+    if _COMPARISON_RE.search(p) and not _RELATION_RE.search(g) or _COMPARISON_RE.search(g) and not _RELATION_RE.search(p):
+        # A relation against an expression (-x \geq -1 vs a polynomial, 1+201 = 202 vs 202): sympy compares
+        # a Relational with an Expr and finds them different; so do we, without it.
+        return False, "structure"
     if _symbols(p) != _symbols(g):
         # Different unknowns (x vs t, \omega vs s): not the same expression. (sympy would agree
         # except on identities such as x - x, which answers do not contain.)

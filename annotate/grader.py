@@ -8,7 +8,9 @@ wall-clock limit: a case past `timeout` has its worker killed and replaced, and 
 with `timed_out=True`. Model text is never evaluated as Python anywhere.
 
 `grade_many` streams (response, gt) pairs in input order with a bounded in-flight window and
-`num_workers` symbolic worker processes, started only when a case needs one.
+`num_workers` symbolic worker processes, started only when a case needs one. Cases with the same gt go
+to the same worker (whose parse cache then holds the gt), and a verdict is reused within the batch for a
+repeated (answer, gt) pair (the comparison depends on their normalised forms only).
 
     python -c "from annotate.grader import grade; print(grade(r'so $\\boxed{\\dfrac{1}{2}}$', '0.5'))"
 """
@@ -20,12 +22,13 @@ import itertools
 import logging
 import multiprocessing as mp
 import time
-from collections import deque
+import zlib
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from annotate.equivalence import NeedSymbolic, TooBig, decide
+from annotate.equivalence import NeedSymbolic, TooBig, clean, decide
 from annotate.extract import extract_answer, extract_gt
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ MAX_RESPONSE_CHARS = 20_000
 MAX_ANSWER_CHARS = 2_000
 # Cases read ahead of the one being yielded, per worker: bounds memory on a 100k-response stream.
 _WINDOW_PER_WORKER = 256
+# Symbolic verdicts remembered per batch, by (normalised answer, normalised gt).
+_VERDICT_CACHE = 4096
 # fork starts a worker in milliseconds and shares the parent's imports; elsewhere use the default.
 _START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else None
 # Errors the fast path can raise on malformed input; the case is graded incorrect with rule "error".
@@ -120,7 +125,12 @@ class _Worker:
 
 
 class SymbolicPool:
-    """`size` worker processes for the symbolic path, each job under a hard wall-clock limit."""
+    """`size` worker processes for the symbolic path, each job under a hard wall-clock limit.
+
+    A job waits in the queue of the worker its gt hashes to, so the sympy form of a gt is parsed once
+    per batch rather than once per worker; an idle worker with an empty queue takes the oldest job of
+    the longest other queue.
+    """
 
     def __init__(self, size: int, timeout: float):
         if size < 1:
@@ -128,29 +138,27 @@ class SymbolicPool:
         self.size, self.timeout = size, timeout
         self.ctx = mp.get_context(_START_METHOD)
         self.workers: list[_Worker] = []
-        self.queue: deque[tuple[int, str, str]] = deque()
+        self.queues: list[deque[tuple[int, str, str]]] = [deque() for _ in range(size)]
 
     def submit(self, job_id: int, pred: str, gt: str) -> None:
-        self.queue.append((job_id, pred, gt))
-        while len(self.workers) < self.size and len(self.workers) < len(self.queue) + self._busy():
+        self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt))
+        if not self.workers:
             if _START_METHOD == "fork":
                 # Import sympy and warm the LaTeX parser once here, so that every forked worker (and
                 # every replacement of a killed one) starts with them instead of paying ~1 s each.
                 from annotate.symbolic import warm_up
 
                 warm_up()
-            self.workers.append(_Worker(self.ctx))
+            self.workers = [_Worker(self.ctx) for _ in range(self.size)]
         self._dispatch()
 
-    def _busy(self) -> int:
-        return sum(w.job is not None for w in self.workers)
-
     def _dispatch(self) -> None:
-        for w in self.workers:
-            if not self.queue:
-                return
+        for i, w in enumerate(self.workers):
             if w.ready and w.job is None:
-                job_id, pred, gt = self.queue.popleft()
+                queue = self.queues[i] or max(self.queues, key=len)
+                if not queue:
+                    return
+                job_id, pred, gt = queue.popleft()
                 w.conn.send((job_id, pred, gt))
                 w.job, w.started = job_id, time.perf_counter()
 
@@ -245,11 +253,22 @@ def grade_many(
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
     window = _WINDOW_PER_WORKER * num_workers
     pool = SymbolicPool(num_workers, timeout) if _can_fork_workers() else None
-    slots: deque[list] = deque()  # [job_id, Grade | None, pending (extracted, boxed, pred, gt) | None]
-    by_id: dict[int, list] = {}
+    slots: deque[list] = deque()  # [Grade | None, extracted, boxed, start]
+    verdicts: OrderedDict[tuple[str, str], tuple[bool, str, bool]] = OrderedDict()  # -> correct, rule, timed_out
+    waiting: dict[tuple[str, str], list[list]] = {}  # slots whose verdict a submitted job will give
+    keys: dict[int, tuple[str, str]] = {}  # job id -> verdict key
     source = iter(pairs)
     ids = itertools.count()
     exhausted = False
+
+    def settle(key: tuple[str, str], correct: bool, rule: str, timed_out: bool) -> None:
+        verdicts[key] = (correct, rule, timed_out)
+        if len(verdicts) > _VERDICT_CACHE:
+            verdicts.popitem(last=False)
+        now = time.perf_counter()
+        for slot in waiting.pop(key):
+            slot[0] = Grade(correct, slot[1], slot[2], rule, now - slot[3], timed_out)
+
     try:
         while True:
             while not exhausted and len(slots) < window:
@@ -257,29 +276,38 @@ def grade_many(
                 if pair is None:
                     exhausted = True
                     break
-                job_id = next(ids)
+                start = time.perf_counter()
                 fast = _fast(*pair)
                 if isinstance(fast, Grade):
-                    slots.append([job_id, fast, None])
+                    slots.append([fast])
                     continue
-                slot = [job_id, None, fast]
+                extracted, boxed, pred, gt = fast
+                slot = [None, extracted, boxed, start]
                 slots.append(slot)
-                if pool is None:
-                    slot[1] = next(_finish([(job_id, fast)], None))
+                key = (clean(pred), clean(gt))
+                if key in verdicts:
+                    verdicts.move_to_end(key)
+                    correct, rule, timed_out = verdicts[key]
+                    slot[0] = Grade(correct, extracted, boxed, rule, time.perf_counter() - start, timed_out)
+                elif key in waiting:
+                    waiting[key].append(slot)
                 else:
-                    by_id[job_id] = slot
-                    pool.submit(job_id, fast[2], fast[3])
-            while slots and slots[0][1] is not None:
-                yield slots.popleft()[1]
+                    waiting[key] = [slot]
+                    if pool is None:
+                        settle(key, *_symbolic_job(pred, gt), False)
+                    else:
+                        job_id = next(ids)
+                        keys[job_id] = key
+                        pool.submit(job_id, pred, gt)
+            while slots and slots[0][0] is not None:
+                yield slots.popleft()[0]
             if not slots:
                 if exhausted:
                     return
                 continue
             if exhausted or len(slots) >= window:
-                for job_id, correct, rule, seconds, timed_out in pool.results():
-                    slot = by_id.pop(job_id)
-                    extracted, boxed = slot[2][0], slot[2][1]
-                    slot[1] = Grade(correct, extracted, boxed, rule, seconds, timed_out)
+                for job_id, correct, rule, _seconds, timed_out in pool.results():
+                    settle(keys.pop(job_id), correct, rule, timed_out)
     finally:
         if pool is not None:
             pool.close()

@@ -112,6 +112,34 @@ CASES = [
     # different unknowns are different answers
     (r"\frac{\pi}{2}", boxed(r"\frac{s+\sigma}{(s+\sigma)^{2}+\omega_{d}^{2}}"), False),
     ("1.70e4", boxed(r"-2+2 \sqrt{3} i"), False),
+    # settled without sympy (FAST_CASES checks the rule): Greek, subscripted and accented unknowns, powers
+    # of functions, brackets, u(t) read both as a product and as a function, division by a literal zero,
+    # infinities, a relation against an expression, "x \in" on the gt
+    *(FAST_CASES := [
+        (r"\frac{\omega_{d}}{(s+\sigma)^{2}+\omega_{d}^{2}}", boxed(r"\frac{\omega_d}{\omega_d^2+(s+\sigma)^2}"), True),
+        (r"\frac{\omega_{d}}{(s+\sigma)^{2}+\omega_{d}^{2}}", boxed(r"\frac{\omega_{d}}{(s+\sigma)^{9}+\omega_{d}^{2}}"), False),
+        (r"x_{0} \cos (\omega t)+\dot{x}_{0} \sin (\omega t) / \omega",
+         boxed(r"\dot{x}_0 \sin(\omega t)/\omega + x_0 \cos(\omega t)"), True),
+        (r"x_{0} \cos (\omega t)+\dot{x}_{0} \sin (\omega t) / \omega",
+         boxed(r"x_{0} \cos (\omega t)+\dot{x}_{3} \sin (\omega t) / \omega"), False),
+        (r"m c^{2} \sin^{2} \theta", boxed(r"m c^2 (\sin\theta)^2"), True),
+        (r"m c^{2} \sin^{2} \theta", boxed(r"m c^{2} \sin^{6} \theta"), False),
+        (r"[P_{0}^{2/5} - g z]^{5/2}", boxed(r"(P_0^{2/5} - g z)^{5/2}"), True),
+        (r"[P_{0}^{2/5} - g z]^{5/2}", boxed(r"[P_{0}^{2/5} - g z]^{5/4}"), False),
+        (r"(1 - 3e^{-2t} + 2e^{-5t}) u(t)", boxed(r"u(t) (1 - 3e^{-2t} + 2e^{-5t})"), True),
+        (r"(1 - 3e^{-2t} + 2e^{-5t}) u(t)", boxed(r"(1 - 3e^{-2t} + 5e^{-5t}) u(t)"), False),
+        (r"\frac{\pi}{2}", boxed(r"\pi / 2"), True),
+        (r"\frac{17}{50}", boxed(r"\frac{17}{0}"), False),
+        (r"e^{t} / 3", boxed(r"e^{t} / 0"), False),
+        (r"\infty", boxed(r"+\infty"), True),
+        (r"(-\infty, 2) \cup (3, \infty)", boxed(r"(-\infty, 2) \cup (4, \infty)"), False),
+        (r"x \leq 5", boxed(r"x \leq 5"), True),
+        (r"x^8+x^7+x+1", boxed(r"-x \geq -1"), False),
+        (r"x \in [-2,7]", boxed("[-2,7]"), True),
+        (r"x \in [-2,7]", boxed(r"x \in [-2,8]"), False),
+    ]),
+    # x(x+1): a product or x applied to x+1; the two readings disagree, so sympy decides
+    ("x^2+x", boxed("x(x+1)"), True),
     # ground truths carry delimiters or a box of their own
     (r"$\boxed{5}$", boxed("5"), True),
     (r"\(\frac{1}{2}\)", boxed("0.5"), True),
@@ -132,6 +160,12 @@ def test_table(gt, response, expected):
     g = grade(response, gt)
     assert g.correct is expected, g
     assert not g.timed_out
+
+
+@pytest.mark.parametrize("gt, response, expected", FAST_CASES)
+def test_fast_path_settles_without_sympy(gt, response, expected):
+    g = grade(response, gt)
+    assert g.correct is expected and g.rule not in ("symbolic", "timeout", "error"), g
 
 
 @pytest.mark.parametrize(
@@ -240,6 +274,19 @@ def test_grade_many_keeps_order_and_matches_grade(num_workers):
     got = list(grade_many(iter(pairs), num_workers=num_workers))
     assert [g.correct for g in got] == expected
     assert [g.extracted for g in got] == [extract_answer(r)[0] for r, _ in pairs]
+
+
+@pytest.mark.parametrize("num_workers", [1, 2])
+def test_grade_many_reuses_symbolic_verdicts(num_workers, monkeypatch):
+    # The same (answer, gt) pair, spaced and boxed differently, needs sympy once per batch.
+    submitted = []
+    submit = grader.SymbolicPool.submit
+    monkeypatch.setattr(grader.SymbolicPool, "submit", lambda pool, *job: submitted.append(job) or submit(pool, *job))
+    pairs = [(boxed(r"\log_2 8"), "3"), (r"so \boxed{\log_2  8}", "$3$"), (boxed(r"\log_2 9"), "3")] * 20
+    grades = list(grade_many(pairs, num_workers=num_workers))
+    assert [g.correct for g in grades] == [True, True, False] * 20
+    assert {g.rule for g in grades} == {"symbolic"}
+    assert len(submitted) == 2
 
 
 def test_grade_many_is_lazy():
