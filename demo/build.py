@@ -31,7 +31,7 @@ class BuildArgs:
     iterations: int = field(default=3, metadata={"help": "how many per-iteration prompt sets to write"})
     num_test: int = field(default=200, metadata={"help": "held-out test problems"})
     num_sft: int = field(default=2000, metadata={"help": "worked solutions for the SFT warm-up"})
-    num_iter_prompts: int = field(default=512, metadata={"help": "prompts per iteration"})
+    num_iter_prompts: int = field(default=1024, metadata={"help": "prompts per iteration"})
     prompt_type: str = field(default="chat", metadata={"help": f"prompt of the SFT records, one of {PROMPT_TYPES}"})
     min_operands: int = field(default=TaskSpec.min_operands, metadata={"help": "fewest numbers in a problem"})
     max_operands: int = field(default=TaskSpec.max_operands, metadata={"help": "most numbers in a problem"})

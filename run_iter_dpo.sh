@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Iterative DPO (or RAFT) with rule-based rewards: sample K responses per prompt -> grade -> pair -> train
+# -> evaluate, repeated from each iteration's model.
+#
+#   bash run_iter_dpo.sh                                         # set-up + the CPU demo (configs/demo.yaml)
+#   bash run_iter_dpo.sh --config configs/qwen25_math_7b_dpo.yaml
+#   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train_overrides.beta=0.2
+#   bash run_iter_dpo.sh --keys                                  # every config key, its default and meaning
+#
+# Overrides are key=value (strings as written, other values as YAML: K=4, prompts=[a.jsonl,b.jsonl]) or
+# section.key=value for the *_overrides sections, whose entries become the stage's flags. Paths are
+# relative to the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
+# config.yaml, manifest.json, iter_<i>/{shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
+# stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
+#
+# Started again with the same config, a run continues where it stopped: a stage whose complete output
+# exists is skipped (and says so); stages write atomically, so nothing is lost or doubled. A failed shard
+# or stage stops the run, naming it and its log.
+#
+# Environments: TRAIN_PYTHON runs training, grading and these helpers (default .venv/bin/python);
+# GEN_PYTHON runs generation and evaluation (default .venv-vllm/bin/python where it exists, else
+# .venv/bin/python). setup.sh builds the defaults and leaves environments you name alone.
+set -euo pipefail
+
+log() {
+  local line
+  line="$(date +%H:%M:%S) run_iter_dpo: $*"
+  echo "$line" >&2
+  if [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then echo "$line" >>"$RUN_DIR/driver.log"; fi
+}
+die() { log "error: $*"; exit 1; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+CALLER_DIR=$PWD
+ARGV="$*"
+cd "$(dirname "$0")"
+CONFIG=configs/demo.yaml
+OVERRIDES=()
+while (($#)); do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --config) (($# >= 2)) || die "--config needs a file"; CONFIG=$2; shift 2 ;;
+    --config=*) CONFIG=${1#--config=}; shift ;;
+    --keys) KEYS=1; shift ;;
+    *=*) OVERRIDES+=("$1"); shift ;;
+    *) die "unexpected argument '$1': expected --config FILE or key=value (see --help)" ;;
+  esac
+done
+# A config path is the caller's: relative to where they ran this from, unless it only exists here.
+if [[ $CONFIG != /* && -f $CALLER_DIR/$CONFIG ]]; then CONFIG=$CALLER_DIR/$CONFIG; fi
+
+bash setup.sh
+TRAIN_PY=${TRAIN_PYTHON:-.venv/bin/python}
+if [[ -n ${GEN_PYTHON:-} ]]; then
+  GEN_PY=$GEN_PYTHON
+elif [[ -x .venv-vllm/bin/python ]]; then
+  GEN_PY=.venv-vllm/bin/python
+else
+  GEN_PY=.venv/bin/python
+fi
+export GEN_PYTHON=$GEN_PY  # generation/launch.sh's interpreter
+helper() { "$TRAIN_PY" -m pipeline "$@"; }
+if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
+
+# Validate the config (before any model loads) and write runs/<run_name>/config.yaml; then take its
+# settings as shell variables. A bad config ends here with one line.
+settings=$(helper resolve --config "$CONFIG" "${OVERRIDES[@]}") || exit 2
+eval "$settings"
+if ((NUM_GPUS == 0)); then export CUDA_VISIBLE_DEVICES=""; fi  # num_gpus: 0 means no stage uses a GPU
+
+# One driver per run directory. Stages inherit the lock, so a stage left running by a killed driver
+# still holds it and a second start cannot double its work.
+exec 9>>"$RUN_DIR/.lock"
+flock -w 5 9 || die "$RUN_DIR is in use by another run_iter_dpo.sh (or a stage it started is still running)"
+
+SESSION=""
+on_exit() {
+  local status=$?
+  if [[ -n $SESSION && $status != 0 ]]; then helper end "$RUN_DIR" --status failed || true; fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+helper begin "$RUN_DIR" --argv "$ARGV" --gen_python "$GEN_PY"
+SESSION=1
+if ((RESUMED)); then
+  log "resuming $RUN_DIR (config unchanged)"
+  # Stages write to .<name>.<random>.tmp and rename when done; a killed one leaves its temporary file.
+  stale=$(find "$RUN_DIR" -name '.*.tmp' -type f -print -delete | wc -l)
+  if ((stale)); then log "removed $stale unfinished temporary file(s) of the killed session"; fi
+else
+  log "starting $RUN_DIR"
+fi
+log "config: $CONFIG ${OVERRIDES[*]}; $NUM_GPUS GPU(s); generation: $GEN_PY; training: $TRAIN_PY"
+
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
+skip() { log "iteration $1: $2: skipped, $3 is complete"; }
+
+# run STAGE ITERATION COMMAND...: run it with its output also in iter_<i>/logs/STAGE.log, record its
+# time, and stop the run naming the stage if it fails.
+run() {
+  local stage=$1 iter=$2 start status=0 logfile
+  shift 2
+  logfile=$RUN_DIR/iter_$iter/logs/$stage.log
+  mkdir -p "${logfile%/*}"
+  log "iteration $iter: $stage: $*"
+  start=$(now_us)
+  "$@" 2>&1 | tee -a "$logfile" || status=$?
+  ((status == 0)) || die "iteration $iter: stage '$stage' failed (exit $status); its log: $logfile"
+  helper time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
+}
+
+# trainer SCRIPT ARGS...: one process on CPU; accelerate over the GPUs otherwise.
+trainer() {
+  if ((NUM_GPUS > 0)); then
+    local config=()
+    if [[ -n $ACCELERATE_CONFIG ]]; then config=(--config_file "$ACCELERATE_CONFIG"); fi
+    "$TRAIN_PY" -m accelerate.commands.launch "${config[@]}" --num_processes "$NUM_GPUS" "$@"
+  else
+    "$TRAIN_PY" "$@"
+  fi
+}
+
+evaluate() {  # ITERATION MODEL
+  local dir=$RUN_DIR/iter_$1/eval
+  if ((!EVALUATE)); then return; fi
+  if [[ -f $dir/summary.json ]]; then skip "$1" eval "$dir/summary.json"; return; fi
+  run eval "$1" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" --data_names "$EVAL_DATA_NAMES" \
+    --data_dir "$EVAL_DATA_DIR" --output_dir "$dir" --prompt_type "$EVAL_PROMPT_TYPE" --n_sampling 1 \
+    --temperature 0 --max_tokens_per_call "$EVAL_MAX_TOKENS" --seed "$SEED" --engine "$EVAL_ENGINE" \
+    "${EVAL_ARGS[@]}"
+}
+
+# generate ITERATION POLICY PROMPTS: the shards not yet written, through generation/launch.sh (one
+# process per GPU, each waited for by pid; one after another on CPU). Shards are written atomically, so
+# a shard file that exists is complete and is kept.
+generate() {
+  local iter=$1 dir=$RUN_DIR/iter_$1 s todo=()
+  for ((s = 0; s < NUM_SHARDS; s++)); do
+    if [[ -f $dir/shards/shard_${s}_of_${NUM_SHARDS}.jsonl ]]; then
+      skip "$iter" "generation shard $s of $NUM_SHARDS" "$dir/shards/shard_${s}_of_${NUM_SHARDS}.jsonl"
+    else
+      todo+=("$s")
+    fi
+  done
+  if ((${#todo[@]} == 0)); then return; fi
+  run generation "$iter" bash generation/launch.sh --world_size "$NUM_SHARDS" --shards "${todo[*]}" \
+    --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" --K "$K" \
+    --temperature "$TEMPERATURE" --top_p "$TOP_P" --max_new_tokens "$MAX_NEW_TOKENS" --seed "$((SEED + iter))" \
+    --engine "$ENGINE" --prompt_type "$PROMPT_TYPE" "${GENERATION_ARGS[@]}"
+}
+
+# Iteration 0: the demo's model and task, the optional SFT warm-up, and the starting model's evaluation.
+if ((BUILD_DEMO)); then
+  if [[ -f $ASSETS_DIR/DONE ]]; then
+    skip 0 assets "$ASSETS_DIR/DONE"
+  else
+    run assets 0 "$TRAIN_PY" demo/build.py --output_dir "$ASSETS_DIR" --seed "$SEED" --iterations "$ITERATIONS" \
+      --num_test "$DEMO_NUM_TEST" --num_sft "$DEMO_NUM_SFT" --num_iter_prompts "$DEMO_NUM_ITER_PROMPTS" \
+      "${DEMO_ARGS[@]}"
+  fi
+fi
+helper check "$RUN_DIR" || exit 2
+
+POLICY=$MODEL
+if [[ -n $WARMUP_CONFIG ]]; then
+  POLICY=$RUN_DIR/iter_0/model
+  if [[ -d $POLICY ]]; then
+    skip 0 warmup "$POLICY"
+  else
+    run warmup 0 trainer dpo_iteration/sft.py "$WARMUP_CONFIG" --model_name_or_path "$MODEL" \
+      --train_file "$WARMUP_DATA" --output_dir "$POLICY" --seed "$SEED" "${WARMUP_ARGS[@]}"
+  fi
+fi
+INITIAL=$POLICY
+evaluate 0 "$POLICY"
+helper report "$RUN_DIR" --initial_model "$MODEL"
+
+for ((i = 1; i <= ITERATIONS; i++)); do
+  dir=$RUN_DIR/iter_$i
+  prompts=${PROMPT_FILES[i - 1]}
+  mkdir -p "$dir"
+
+  if [[ -f $dir/samples.jsonl ]]; then
+    skip "$i" generation "$dir/samples.jsonl"
+  else
+    generate "$i" "$POLICY" "$prompts"
+    run merge "$i" "$GEN_PY" generation/merge.py --shard_dir "$dir/shards" --my_world_size "$NUM_SHARDS" \
+      --output_file "$dir/samples.jsonl" --dataset_name_or_path "$prompts"
+  fi
+
+  # label.py and pairs.py each write their file, then their section of stats.json: both make a stage whole.
+  if [[ -f $dir/labeled.jsonl ]] && helper has_stats "$dir/stats.json" label; then
+    skip "$i" label "$dir/labeled.jsonl"
+  else
+    workers=()
+    if ((LABEL_WORKERS)); then workers=(--num_workers "$LABEL_WORKERS"); fi
+    run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
+      --output_dir "$dir/labeled.jsonl" "${workers[@]}" "${LABEL_ARGS[@]}"
+  fi
+
+  if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl; else data=$dir/pairs.jsonl; fi
+  if [[ -f $data ]] && helper has_stats "$dir/stats.json" pairs; then
+    skip "$i" pairs "$data"
+  else
+    run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_dir "$data" \
+      --choose_type "$CHOOSE_TYPE" --seed "$SEED" "${PAIRS_ARGS[@]}"
+  fi
+
+  if [[ -d $dir/model ]]; then
+    skip "$i" train "$dir/model"
+  elif [[ $ALGORITHM == raft ]]; then
+    run train "$i" trainer dpo_iteration/sft.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" --seed "$SEED" "${TRAIN_ARGS[@]}"
+  else
+    reference=(--ref_policy "$REF_POLICY")
+    if [[ $REF_POLICY == initial ]]; then reference+=(--initial_model_name_or_path "$INITIAL"); fi
+    run train "$i" trainer dpo_iteration/dpo.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" "${reference[@]}" --seed "$SEED" "${TRAIN_ARGS[@]}"
+  fi
+  POLICY=$dir/model
+
+  evaluate "$i" "$POLICY"
+  helper report "$RUN_DIR" --initial_model "$MODEL"
+done
+
+helper end "$RUN_DIR" --status complete
+SESSION=""
+log "done: report $RUN_DIR/report.md, curves $RUN_DIR/curves.png, final model $POLICY"
