@@ -29,7 +29,7 @@ class BuildArgs:
     output_dir: str = field(metadata={"help": "directory to create model/ and task/ in"})
     seed: int = field(default=42, metadata={"help": "seeds the task generator and the model's initialisation"})
     iterations: int = field(default=3, metadata={"help": "how many per-iteration prompt sets to write"})
-    num_test: int = field(default=200, metadata={"help": "held-out test problems"})
+    num_test: int = field(default=500, metadata={"help": "held-out test problems"})
     num_sft: int = field(default=2000, metadata={"help": "worked solutions for the SFT warm-up"})
     num_iter_prompts: int = field(default=1024, metadata={"help": "prompts per iteration"})
     prompt_type: str = field(default="chat", metadata={"help": f"prompt of the SFT records, one of {PROMPT_TYPES}"})
@@ -50,7 +50,9 @@ class BuildArgs:
 def tokenizer_corpus(splits: dict[str, list[dict]]) -> list[str]:
     """Text the BPE learns from: the task, plus every fixed string that prompts are made of."""
     fixed = [INSTRUCTION, QWEN25_MATH_SYSTEM, RAW_TEMPLATE, "system", "user", "assistant"]
-    return fixed + [r["problem"] + "\n" + r["solution"] for records in splits.values() for r in records]
+    # Only the worked solutions: the vocabulary (and so the model) must not change with the number or
+    # size of the per-iteration prompt sets.
+    return fixed + [r["problem"] + "\n" + r["solution"] for r in splits["sft"]]
 
 
 def main(args: BuildArgs) -> None:

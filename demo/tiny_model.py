@@ -27,8 +27,8 @@ CHATML_TEMPLATE = (
 @dataclass(frozen=True)
 class TinyModelSpec:
     vocab_size: int = 512
-    hidden_size: int = 64
-    intermediate_size: int = 256
+    hidden_size: int = 128
+    intermediate_size: int = 512
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
