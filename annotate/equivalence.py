@@ -48,7 +48,7 @@ _UNIT_WORDS = (
     r"students?|people|persons?|ways?|times|points?|pieces?|books?|boxes?|marbles?|cookies?|apples?|coins?)"
 )
 _TRAILING_UNIT = re.compile(rf"^(.*?[\d}}])\s*(?:{_UNIT_WORDS}(?:\s+{_UNIT_WORDS})*)(?:\^\{{?[23]\}}?|²|³)?\.?$")
-_VAR_EQ = re.compile(r"^\s*[A-Za-z](?:_\{?\w+\}?)?(?:\([A-Za-z]\))?\s*(?:=(?!=)|\\in(?![A-Za-z]))\s*(.+)$", re.S)
+_VAR_EQ = re.compile(r"^\s*(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|phi|varphi|rho|lambda|mu|omega))(?:_\{?\w+\}?)?(?:\([A-Za-z]\))?\s*(?:=(?!=)|\\in(?![A-Za-z]))\s*(.+)$", re.S)
 # The left side of "name = value" in a gt: a name, not an expression (no digits outside subscripts,
 # no + or -), e.g. k, |AB|, A:B, f(x), (p,q), V_{1}:V_{2}, \frac{NO}{BO}.
 _NAME_LHS = re.compile(r"^[^=+\-<>]{1,40}$")
@@ -102,7 +102,10 @@ def clean(s: str) -> str:
     if re.search(r"\b(?:and|or)\b", s):
         s = re.sub(r"(?<=\S)\s*(?:,\s*)?\b(?:and|or)\b\s*(?=\S)", ", ", s)
     m = _TRAILING_UNIT.match(s)
-    if m and not re.search(r"[a-zA-Z]", re.sub(r"\\[a-zA-Z]+", "", m.group(1))):
+    # A bare single letter after a number is as likely an unknown as a unit (6m, \frac{37}{4} m in terms
+    # of m): it stays. Units in \text{}/\mathrm{} were removed above.
+    if (m and not re.search(r"[a-zA-Z]", re.sub(r"\\[a-zA-Z]+", "", m.group(1)))
+            and not re.fullmatch(r"\s*[A-Za-z]\W*", s[m.end(1):].split("^")[0])):
         s = m.group(1).strip()
     return s.rstrip(".").strip()
 
@@ -360,6 +363,11 @@ def _equal(p: str, g: str, symbolic: bool) -> tuple[bool, str]:
         items_g = partsg[1] if kg == "interval" else partsg
         if kp == "interval" and kg != "list" or kg == "interval" and kp != "list":
             return False, "structure"
+        if kg == "interval":
+            # A gt tuple is ordered: "x = 2, y = 1" is not (1, 2).
+            if len(items_p) != len(items_g):
+                return False, "structure"
+            return _all_equal([_strip_var(x) for x in items_p], [_strip_var(x) for x in items_g], symbolic)
         return _same_multiset([_strip_var(x) for x in items_p], [_strip_var(x) for x in items_g], symbolic)
     if symbolic:
         return _atom(p, g, np_, ng, symbolic)

@@ -90,6 +90,14 @@ def strip_delimiters(s: str) -> str:
     return s
 
 
+def _find_close(text: str, right: str) -> int:
+    """Index of the first `right` in text that is not an escaped dollar (`\\$` is a literal dollar sign)."""
+    if not right.startswith("$"):
+        return text.find(right)
+    m = re.search(r"(?<!\\)" + re.escape(right), text)
+    return m.start() if m else -1
+
+
 def _answer_is(text: str) -> str | None:
     matches = list(_ANSWER_IS_RE.finditer(text[-4000:]))
     if not matches:
@@ -98,7 +106,7 @@ def _answer_is(text: str) -> str | None:
     opener = matches[-1].group(0)
     for left, right in _DELIMS:
         if opener.rstrip().endswith(left):
-            close = tail.find(right)
+            close = _find_close(tail, right)
             return tail[:close].strip() if close > 0 else None
     # Up to the end of the sentence: a period followed by space/end, or a line break.
     m = re.match(r"(.+?)(?:\.\s|\.$|\n|$)", tail.strip())
@@ -110,7 +118,7 @@ def _last_dollar(text: str) -> str | None:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None
-    found = re.findall(r"\$([^$]+)\$", lines[-1])
+    found = re.findall(r"(?<!\\)\$((?:\\\$|[^$])+?)(?<!\\)\$", lines[-1])
     return found[-1].strip() if found else None
 
 

@@ -121,6 +121,18 @@ def _expr_equal(a, b) -> bool:
     return False
 
 
+def _freeze_derivatives(expr):
+    """expr with each derivative replaced by a symbol named after it.
+
+    The parser reads dx/dt as Derivative(x, t) of a plain symbol x, which simplify evaluates to 0; then
+    -dx/dt = kx - a and dx/dt = kx - a would compare equal.
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    found = expr.atoms(sympy.Derivative)
+    return expr.xreplace({d: sympy.Symbol(f"_d[{sympy.srepr(d)}]") for d in found}) if found else expr
+
+
 def warm_up() -> None:
     """Build the ANTLR parser's caches (the first parse costs ~0.1 s)."""
     parse.__wrapped__(r"\frac{x}{2}+\sqrt{3}")
@@ -137,7 +149,7 @@ def symbolic_equal(pred: str, gt: str) -> bool:
         logger.debug("symbolic path refused: %s", e)
         return False
     try:
-        return _expr_equal(a, b)
+        return _expr_equal(_freeze_derivatives(a), _freeze_derivatives(b))
     except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
         logger.debug("symbolic comparison failed: %s", e)
         return False

@@ -152,6 +152,30 @@ CASES = [
     ("10455", r"so $\boxed{255}$ ... Final Answer: The final answer is $10,455$. I hope it is correct.", True),
     ("5", "I think it is five", False),
     ("", boxed(""), False),
+    # a literal dollar sign inside the unboxed answer's $...$ is not its closing delimiter
+    (r"\$36", r"Final Answer: The final answer is $\$36$. I hope it is correct.", True),
+    ("36", r"The answer is $\$36$.", True),
+    ("36", r"The answer is $\$37$.", False),
+    # a bare letter after a number is an unknown (6m in terms of m), not a unit to drop; \text{} units go
+    ("6m", boxed("6"), False),
+    ("6m", boxed("6m"), True),
+    ("6m", boxed("x = 6m"), True),
+    ("6m", boxed("6n"), False),
+    (r"\frac{37}{4} m", boxed(r"\frac{37}{4}"), False),
+    (r"\frac{37}{4} m", boxed(r"\frac{37}{4}m"), True),
+    ("5", boxed(r"5 \mathrm{~m}"), True),
+    ("5", boxed(r"5\text{ cm}^2"), True),
+    # dx/dt is not the derivative of a constant: the sign of an equation's derivative term matters
+    (r"\frac{d x}{d t}=k x-a", boxed(r"-\frac{d x}{d t}=k x-a"), False),
+    (r"\frac{d x}{d t}=k x-a", boxed(r"\frac{dx}{dt}-kx+a=0"), True),
+    (r"x^{\prime}+\frac{r}{V} x-r c=0", boxed(r"x^{\prime}+\frac{r}{V} x=-rc"), False),
+    # a gt tuple is ordered, also against a list of named values (Greek names included)
+    ("(1,2)", boxed("x=1, y=2"), True),
+    ("(1,2)", boxed("x=2, y=1"), False),
+    ("(1,2)", boxed("2, 1"), False),
+    (r"\left( 3, \frac{\pi}{2} \right)", boxed(r"r=3, \theta=\frac{\pi}{2}"), True),
+    (r"\left( 3, \frac{\pi}{2} \right)", boxed(r"\frac{\pi}{2}, 3"), False),
+    (r"\frac{\pi}{2}", boxed(r"\theta = \frac{\pi}{3}"), False),
 ]
 
 
@@ -175,6 +199,7 @@ def test_fast_path_settles_without_sympy(gt, response, expected):
         (r"$\boxed{\{1,2\}}$", r"\{1,2\}", True),
         (r"truncated $\boxed{4}$ then $\boxed{\frac{1", "4", True),
         ("The answer is: 42.", "42", False),
+        (r"The answer is $\$18.90$.", r"\$18.90", False),
         ("no answer here", None, False),
     ],
 )
