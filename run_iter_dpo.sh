@@ -82,7 +82,7 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-helper begin "$RUN_DIR" --argv "$ARGV" --gen_python "$GEN_PY"
+helper begin "$RUN_DIR" --argv="$ARGV" --gen_python="$GEN_PY"  # with '=': argparse takes '--config=x' as a value
 SESSION=1
 if ((RESUMED)); then
   log "resuming $RUN_DIR (config unchanged)"
@@ -162,7 +162,12 @@ if ((BUILD_DEMO)); then
       "${DEMO_ARGS[@]}"
   fi
 fi
-helper check "$RUN_DIR" || exit 2
+if ! helper check "$RUN_DIR"; then
+  # Nothing has run on a first start that built no demo: forget its config, so that the next start may
+  # correct it instead of being refused as a different experiment.
+  if ((!RESUMED && !BUILD_DEMO)); then rm -f "$RUN_DIR/config.yaml"; fi
+  exit 2
+fi
 
 POLICY=$MODEL
 if [[ -n $WARMUP_CONFIG ]]; then
@@ -188,7 +193,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   else
     generate "$i" "$POLICY" "$prompts"
     run merge "$i" "$GEN_PY" generation/merge.py --shard_dir "$dir/shards" --my_world_size "$NUM_SHARDS" \
-      --output_file "$dir/samples.jsonl" --dataset_name_or_path "$prompts"
+      --output_file "$dir/samples.jsonl" --dataset_name_or_path "$prompts" "${MERGE_ARGS[@]}"
   fi
 
   # label.py and pairs.py each write their file, then their section of stats.json: both make a stage whole.

@@ -399,6 +399,8 @@ def shell_assignments(config: RunConfig, resumed: bool) -> str:
         "PROMPT_FILES": prompt_files,
         "DEMO_ARGS": flags(config.demo_overrides), "WARMUP_ARGS": flags(config.warmup_overrides),
         "GENERATION_ARGS": flags(config.generation_overrides),
+        # merge.py re-reads the prompts to check every one was sampled: from the split generation read.
+        "MERGE_ARGS": flags({k: v for k, v in config.generation_overrides.items() if k == "split"}),
         "LABEL_ARGS": flags(config.label_overrides), "PAIRS_ARGS": flags(config.pairs_overrides),
         "TRAIN_ARGS": flags(config.train_overrides), "EVAL_ARGS": flags(config.eval_overrides),
     }

@@ -33,6 +33,7 @@ from pipeline.report import collect, read_times, record_time, write_report
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = REPO / "run_iter_dpo.sh"
 RECIPES = sorted(p.relative_to(REPO) for p in (REPO / "configs").glob("*.yaml"))
+MICRO = "configs/micro.yaml"
 
 
 def driver(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
@@ -118,6 +119,16 @@ def test_shell_assignments_survive_bash(tmp_path):
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.splitlines() == [f"{odd}/demo", f"{odd}/demo/assets/task/iter_2.jsonl", "2", "a b  c", "1"]
     assert not (tmp_path / "pwned").exists()
+
+
+def test_merge_reads_the_prompts_from_generations_split(tmp_path):
+    def merge_args(overrides):
+        config = expand(load_config(str(REPO / "configs/demo.yaml"), [f"runs_dir={tmp_path}", *overrides]))
+        script = shell_assignments(config, resumed=False) + 'printf "%s\\n" "${MERGE_ARGS[@]}"'
+        return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split()
+
+    assert merge_args([]) == []
+    assert merge_args(["generation_overrides={split: test, batch_size: 4}"]) == ["--split", "test"]
 
 
 def test_missing_inputs_are_listed(tmp_path):
@@ -228,6 +239,23 @@ def test_driver_rejects_a_bad_config_before_anything_runs(tmp_path):
     assert out.returncode == 2 and "config file not found: " in out.stderr
 
 
+def test_a_config_that_failed_its_input_check_can_be_corrected(tmp_path):
+    base = ["--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false"]
+    out = driver(*base, "train_config=nope.yaml")
+    assert out.returncode == 2 and "train_config: nope.yaml not found" in out.stderr
+    out = driver(*base, "train_config=configs/dpo/demo.yaml")
+    assert out.returncode == 2 and "different config" not in out.stderr
+    assert "train_config: " not in out.stderr and "model directory not found" in out.stderr
+
+
+def test_driver_records_its_command_line_in_the_manifest(tmp_path):
+    recipe = {**yaml.safe_load((REPO / MICRO).read_text()), "runs_dir": str(tmp_path), "build_demo": False}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    out = driver(f"--config={tmp_path / 'recipe.yaml'}")  # one word starting with '--': argparse's trap
+    assert out.returncode == 2 and "missing input" in out.stderr  # stopped at the input check, after begin
+    assert read_manifest(tmp_path / "micro")["sessions"][-1]["argv"] == f"--config={tmp_path / 'recipe.yaml'}"
+
+
 def test_driver_refuses_a_run_directory_in_use(tmp_path):
     run_dir = tmp_path / "demo"
     run_dir.mkdir()
@@ -247,7 +275,6 @@ def test_driver_help_and_keys():
 
 # ---------------------------------------------------------------- whole runs (slow)
 
-MICRO = "configs/micro.yaml"
 PROMPT_SCHEMAS = {"samples.jsonl": SAMPLES, "labeled.jsonl": LABELED}
 
 
