@@ -19,7 +19,7 @@
 #
 # Environments: TRAIN_PYTHON runs training, grading and these helpers (default .venv/bin/python);
 # GEN_PYTHON runs generation and evaluation (default .venv-vllm/bin/python where it exists, else
-# .venv/bin/python). setup.sh builds the defaults and leaves environments you name alone.
+# TRAIN_PYTHON or .venv/bin/python). setup.sh builds the defaults and leaves environments you name alone.
 set -euo pipefail
 
 log() {
@@ -51,13 +51,8 @@ if [[ $CONFIG != /* && -f $CALLER_DIR/$CONFIG ]]; then CONFIG=$CALLER_DIR/$CONFI
 
 bash setup.sh
 TRAIN_PY=${TRAIN_PYTHON:-.venv/bin/python}
-if [[ -n ${GEN_PYTHON:-} ]]; then
-  GEN_PY=$GEN_PYTHON
-elif [[ -x .venv-vllm/bin/python ]]; then
-  GEN_PY=.venv-vllm/bin/python
-else
-  GEN_PY=.venv/bin/python
-fi
+source common/gen_python.sh
+GEN_PY=$(gen_python .)
 export GEN_PYTHON=$GEN_PY  # generation/launch.sh's interpreter
 helper() { "$TRAIN_PY" -m pipeline "$@"; }
 if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi

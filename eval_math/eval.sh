@@ -17,13 +17,8 @@ model=$1 output_dir=$2
 shift 2
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-if [[ -n ${GEN_PYTHON:-} ]]; then
-  py=$GEN_PYTHON
-elif [[ -x $repo/.venv-vllm/bin/python ]]; then
-  py=$repo/.venv-vllm/bin/python
-else
-  py=${TRAIN_PYTHON:-$repo/.venv/bin/python}
-fi
+source "$repo/common/gen_python.sh"
+py=$(gen_python "$repo")
 
 # Qwen2.5-Math-7B has a 4096-token context: the prompt plus 3000 new tokens fits, as in the recipe.
 export TOKENIZERS_PARALLELISM=false

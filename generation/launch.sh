@@ -10,7 +10,7 @@
 # are the launcher's; it gives each shard its --local_index and --my_world_size, and every other
 # argument goes to sample.py. A shard spans --tensor_parallel_size GPUs. The GPUs are those in
 # CUDA_VISIBLE_DEVICES when it is set (set and empty: none), else all that nvidia-smi lists.
-# GEN_PYTHON is the interpreter (default .venv-vllm/bin/python where it exists, else .venv/bin/python).
+# GEN_PYTHON is the interpreter (see common/gen_python.sh: GEN_PYTHON, .venv-vllm, TRAIN_PYTHON, .venv).
 # Each shard logs to <output_dir>/logs/shard_<i>_of_<w>.log. A shard whose output is complete returns
 # at once, so re-running after a failure redoes only the shards that failed.
 set -euo pipefail
@@ -24,10 +24,8 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
   exit 0
 fi
 
-if [[ -z ${GEN_PYTHON:-} ]]; then
-  GEN_PYTHON=$root/.venv/bin/python
-  [[ -x $root/.venv-vllm/bin/python ]] && GEN_PYTHON=$root/.venv-vllm/bin/python
-fi
+source "$root/common/gen_python.sh"
+GEN_PYTHON=$(gen_python "$root")
 [[ -x $GEN_PYTHON ]] || die "GEN_PYTHON=$GEN_PYTHON is not an executable interpreter (run setup.sh)"
 
 world_size="" shards="" tp=1 output_dir="" args=()
