@@ -10,7 +10,7 @@
 # Overrides are key=value (strings as written, other values as YAML: K=4, prompts=[a.jsonl,b.jsonl]) or
 # section.key=value for the *_overrides sections, whose entries become the stage's flags. Paths are
 # relative to the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
-# config.yaml, manifest.json, iter_<i>/{shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
+# config.yaml, manifest.json, iter_<i>/{audit.json, shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
 # stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
 #
 # Started again with the same config, a run continues where it stopped: a stage whose complete output
@@ -62,6 +62,16 @@ if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
 settings=$(helper resolve --config "$CONFIG" "${OVERRIDES[@]}") || exit 2
 eval "$settings"
 if ((NUM_GPUS == 0)); then export CUDA_VISIBLE_DEVICES=""; fi  # num_gpus: 0 means no stage uses a GPU
+LAUNCH_ARGS=() PLACEMENT=""
+if [[ $LAUNCHER == slurm ]]; then
+  # launcher: slurm (resolve checked the allocation): this driver runs on the first node; generation,
+  # training and evaluation run as srun steps over NUM_NODES nodes (common/slurm.sh). Grading stays here,
+  # its pool sized to this node's cores unless label_workers says otherwise.
+  source common/slurm.sh
+  LAUNCH_ARGS=(--srun --nodes "$NUM_NODES" --tasks_per_node "$GEN_TASKS_PER_NODE")
+  PLACEMENT=" on each of $NUM_NODES node(s) of SLURM job $SLURM_JOB_ID"
+  if ((LABEL_WORKERS == 0)); then LABEL_WORKERS=${SLURM_CPUS_ON_NODE:-$(nproc)}; fi
+fi
 
 # One driver per run directory. Stages inherit the lock, so a stage left running by a killed driver
 # still holds it and a second start cannot double its work.
@@ -87,7 +97,7 @@ if ((RESUMED)); then
 else
   log "starting $RUN_DIR"
 fi
-log "config: $CONFIG ${OVERRIDES[*]}; $NUM_GPUS GPU(s); generation: $GEN_PY; training: $TRAIN_PY"
+log "config: $CONFIG ${OVERRIDES[*]}; $NUM_GPUS GPU(s)$PLACEMENT; generation: $GEN_PY; training: $TRAIN_PY"
 
 now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 
@@ -107,9 +117,12 @@ run() {
   helper time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
 }
 
-# trainer SCRIPT ARGS...: one process on CPU; accelerate over the GPUs otherwise.
+# trainer SCRIPT ARGS...: one process on CPU; accelerate over the GPUs otherwise; under SLURM, accelerate on
+# every node, NUM_NODES x NUM_GPUS processes (one per node without a GPU).
 trainer() {
-  if ((NUM_GPUS > 0)); then
+  if [[ $LAUNCHER == slurm ]]; then
+    slurm_accelerate "$NUM_NODES" "$((NUM_GPUS > 0 ? NUM_GPUS : 1))" "$TRAIN_PY" "$ACCELERATE_CONFIG" "$@"
+  elif ((NUM_GPUS > 0)); then
     local config=()
     if [[ -n $ACCELERATE_CONFIG ]]; then config=(--config_file "$ACCELERATE_CONFIG"); fi
     "$TRAIN_PY" -m accelerate.commands.launch "${config[@]}" --num_processes "$NUM_GPUS" "$@"
@@ -122,10 +135,22 @@ evaluate() {  # ITERATION MODEL
   local dir=$RUN_DIR/iter_$1/eval
   if ((!EVALUATE)); then return; fi
   if [[ -f $dir/summary.json ]]; then skip "$1" eval "$dir/summary.json"; return; fi
-  run eval "$1" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" --data_names "$EVAL_DATA_NAMES" \
-    --data_dir "$EVAL_DATA_DIR" --output_dir "$dir" --prompt_type "$EVAL_PROMPT_TYPE" --n_sampling 1 \
+  local spread=()
+  if [[ $LAUNCHER == slurm ]]; then spread=(spread_eval); fi
+  run eval "$1" "${spread[@]}" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" \
+    --data_names "$EVAL_DATA_NAMES" --data_dir "$EVAL_DATA_DIR" --output_dir "$dir" \
+    --prompt_type "$EVAL_PROMPT_TYPE" --n_sampling 1 \
     --temperature 0 --max_tokens_per_call "$EVAL_MAX_TOKENS" --seed "$SEED" --engine "$EVAL_ENGINE" \
     "${EVAL_ARGS[@]}"
+}
+
+# spread_eval PYTHON evaluate.py ARGS...: under SLURM, the benchmarks first spread over srun tasks, one per
+# GPU (or tensor-parallel group) of every node, each writing its benchmarks' files; then the command
+# itself finds every benchmark evaluated and only writes the summary.
+spread_eval() {
+  slurm_each "$NUM_NODES" "$EVAL_DATA_NAMES" "$EVAL_GPUS_PER_TASK" "$EVAL_TASKS_PER_NODE" \
+    "$@" --data_names {items} --write_summary false || return
+  "$@"
 }
 
 # generate ITERATION POLICY PROMPTS: the shards not yet written, through generation/launch.sh (one
@@ -144,7 +169,7 @@ generate() {
   run generation "$iter" bash generation/launch.sh --world_size "$NUM_SHARDS" --shards "${todo[*]}" \
     --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" --K "$K" \
     --temperature "$TEMPERATURE" --top_p "$TOP_P" --max_new_tokens "$MAX_NEW_TOKENS" --seed "$((SEED + iter))" \
-    --engine "$ENGINE" --prompt_type "$PROMPT_TYPE" "${GENERATION_ARGS[@]}"
+    --engine "$ENGINE" --prompt_type "$PROMPT_TYPE" "${LAUNCH_ARGS[@]}" "${GENERATION_ARGS[@]}"
 }
 
 # Iteration 0: the demo's model and task, the optional SFT warm-up, and the starting model's evaluation.
@@ -183,6 +208,15 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   prompts=${PROMPT_FILES[i - 1]}
   mkdir -p "$dir"
 
+  # The ground-truth audit (annotate/audit.py): prompts whose gt the grader cannot tell from a near miss
+  # are left out of this iteration's labels; too many of them stop the run here, before sampling.
+  if [[ -f $dir/audit.json ]]; then
+    skip "$i" audit "$dir/audit.json"
+  else
+    run audit "$i" "$TRAIN_PY" annotate/audit.py --dataset_name_or_path "$prompts" --output_file "$dir/audit.json" \
+      --max_fail_share "$AUDIT_MAX_FAIL_SHARE"
+  fi
+
   if [[ -f $dir/samples.jsonl ]]; then
     skip "$i" generation "$dir/samples.jsonl"
   else
@@ -198,7 +232,8 @@ for ((i = 1; i <= ITERATIONS; i++)); do
     workers=()
     if ((LABEL_WORKERS)); then workers=(--num_workers "$LABEL_WORKERS"); fi
     run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
-      --output_dir "$dir/labeled.jsonl" "${workers[@]}" "${LABEL_ARGS[@]}"
+      --output_dir "$dir/labeled.jsonl" --reward_policy "$REWARD_POLICY" --audit_file "$dir/audit.json" \
+      "${workers[@]}" "${LABEL_ARGS[@]}"
   fi
 
   if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl; else data=$dir/pairs.jsonl; fi

@@ -19,6 +19,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
+from annotate.extract import braces_balance
 from annotate.numeric import Unsupported, numeric_equal
 
 REL_TOL = Fraction(1, 10**6)
@@ -54,29 +55,20 @@ _VAR_EQ = re.compile(r"^\s*(?:[A-Za-z]|\\(?:alpha|beta|gamma|theta|phi|varphi|rh
 _NAME_LHS = re.compile(r"^[^=+\-<>]{1,40}$")
 # Spacing commands (not the `\\` row break of a matrix, hence the look-behind).
 _SPACES = re.compile(r"(?<!\\)\\[!,;: ]|\\q?quad(?![A-Za-z])|~|\\displaystyle|\\limits")
+_TIME_RE = re.compile(
+    r"(\d{1,2}:\d{2})\s*(?:\\(?:text|mathrm|mbox|textrm)\s*\{\s*([AaPp])\.?\s*[Mm]\.?\s*\}|([AaPp])\.?\s*[Mm]\.?)(?![A-Za-z])"
+)
+# A letter in a font command (\mathcal{B}, \textbf{C}): the letter, for multiple-choice answers.
+_FONT_LETTER = re.compile(r"^\\(?:math[a-z]*|text[a-z]*|mbox)\s*\{\s*\(?([A-Za-z])\)?\s*\}$")
 _SIZE_CMDS = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![A-Za-z])")
 
 
 def _unwrap_boxes(s: str) -> str:
     m = re.fullmatch(r"\\(?:boxed|fbox)\s*\{(.*)\}", s, re.S)
-    while m and _matched(m.group(1)):
+    while m and braces_balance(m.group(1)):
         s = m.group(1).strip()
         m = re.fullmatch(r"\\(?:boxed|fbox)\s*\{(.*)\}", s, re.S)
     return s
-
-
-def _matched(s: str) -> bool:
-    depth = 0
-    i = 0
-    while i < len(s):
-        if s[i] == "\\":
-            i += 2
-            continue
-        depth += {"{": 1, "}": -1}.get(s[i], 0)
-        if depth < 0:
-            return False
-        i += 1
-    return depth == 0
 
 
 @lru_cache(maxsize=65536)
@@ -92,6 +84,9 @@ def clean(s: str) -> str:
     s = s.replace("\\tbinom", "\\binom").replace("{,}", ",").replace("\\$", "").replace("\\%", "%")
     s = s.replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ").replace("\\neq", "\\ne")
     s = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree", "", s)
+    # 4:30 p.m., 4:30\text{ PM}, \text{4:30 p.m.}: a time of day, one spelling.
+    s = _TIME_RE.sub(lambda m: f"{m.group(1)}{(m.group(2) or m.group(3)).lower()}m", s)
+    s = re.sub(r"(?<=\d)\s*(?:percent(?:age)?|pct)\b", "%", s)
     # \text{ cm} right after a number is a unit; other \text{...} keeps its words.
     s = re.sub(r"(?<=[\d}])\s*\\(?:text|mathrm|mbox|textrm)\s*\{(?!\s*(?:and|or)\s*\})\s*[A-Za-z][A-Za-z\s.^/]*\}(\^\{?[23]\}?)?", "", s)
     prev = None
@@ -145,9 +140,28 @@ def _decimal(mantissa: str, exponent: int) -> Num:
     return Num(value, inexact)
 
 
+_UNITS_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                "sixteen seventeen eighteen nineteen").split()
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_WORD_NUMBER_RE = re.compile(rf"^(?:({'|'.join(_TENS_WORDS)})(?:[- ]({'|'.join(_UNITS_WORDS[1:10])}))?|({'|'.join(_UNITS_WORDS)}))$")
+
+
+def _word_number(text: str) -> int | None:
+    """0-99 written in words ("seven", "twenty-five"): how a few models state a count."""
+    m = _WORD_NUMBER_RE.match(text.strip().lower())
+    if not m:
+        return None
+    if m.group(3):
+        return _UNITS_WORDS.index(m.group(3))
+    return 10 * (_TENS_WORDS.index(m.group(1)) + 2) + (_UNITS_WORDS.index(m.group(2)) if m.group(2) else 0)
+
+
 @lru_cache(maxsize=65536)
 def to_number(text: str) -> Num | None:
-    """The exact value of a plain number written in LaTeX, None if `text` is not one."""
+    """The exact value of a plain number written in LaTeX (or 0-99 in words), None if `text` is not one."""
+    if text[:1].isalpha():
+        word = _word_number(text)
+        return Num(Fraction(word), False) if word is not None else None
     if ", " in text:
         # "32, 349" is a list of two numbers; a thousands separator has no space after it.
         return None
@@ -296,6 +310,7 @@ _CHOICE_PRED_RE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^([A-E])$|^\(?([A-E])\)?[.:
 
 
 def _choice(gt: str, pred: str) -> bool | None:
+    gt, pred = _FONT_LETTER.sub(r"\1", gt.strip()), _FONT_LETTER.sub(r"\1", pred.strip())
     m = _CHOICE_RE.match(gt)
     if not m:
         return None
@@ -321,10 +336,28 @@ def _strip_var(s: str) -> str:
     return m.group(1).strip() if m else s
 
 
+def _same_words(pred: str, gt: str, p: str, g: str) -> bool:
+    """Text answers that differ only in letter case: \\text{No} and \\text{no}, "Yes" and "yes".
+
+    Either side must have been written as text (\\text{}, \\mathrm{}, ...) or the two differ only in the case
+    of their first letter (sentence capitalisation); "AB" and "ab" (two segments) stay different.
+    """
+    if not (_WORDS_RE.match(p) and _WORDS_RE.match(g)) or p.lower() != g.lower():
+        return False
+    written_as_text = bool(_TEXT_WRITTEN_RE.search(pred) or _TEXT_WRITTEN_RE.search(gt))
+    return written_as_text or p[1:] == g[1:]
+
+
+def _primes(s: str) -> int:
+    return s.count("'") + len(re.findall(r"\\prime(?![A-Za-z])", s))
+
+
 def decide(pred: str, gt: str, symbolic: bool) -> tuple[bool, str]:
     """(equal, rule) for two extracted answers; raises NeedSymbolic when `symbolic` is False and it must."""
     p, g = clean(pred), clean(gt)
     if p.replace(" ", "") == g.replace(" ", ""):
+        return True, "string"
+    if _same_words(pred, gt, p, g):
         return True, "string"
     choice = _choice(g, p)
     if choice is not None:
@@ -436,12 +469,17 @@ _COMPARISON_RE = re.compile(r"[<>=]|\\(?:le|ge|leq|geq|lt|gt|ne)(?![A-Za-z])")
 _INFINITY_RE = re.compile(r"^([+-]?)\\infty$")
 _RELATION_RE = re.compile(r"[<>=]|\\(?:le|ge|leq|geq|lt|gt|in|mathbb|emptyset|varnothing|infty|ne)(?![A-Za-z])")
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]{3,}$")
+_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")
+_TEXT_WRITTEN_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mbox|textnormal)\s*\{")
 _CLOCK_RE = re.compile(r"^\d+:\d+$", re.ASCII)
 
 
 def _atom(p: str, g: str, np_: Num | None, ng: Num | None, symbolic: bool) -> tuple[bool, str]:
     if _WORD_RE.match(p) and _WORD_RE.match(g) or _CLOCK_RE.match(p) and _CLOCK_RE.match(g):
         return p.replace(" ", "").lower() == g.replace(" ", "").lower(), "string"
+    if _primes(p) != _primes(g):
+        # E' is another point than E, f'(x) another function than f(x).
+        return False, "string"
     if _WORD_RE.match(p) and ng is not None or _WORD_RE.match(g) and np_ is not None:
         return False, "string"
     if np_ is not None and _has_free_symbol(g) or ng is not None and _has_free_symbol(p):

@@ -1,37 +1,149 @@
-"""Final-answer extraction: the last \\boxed{}/\\fbox{} of a response, else a documented fallback.
+"""Final-answer extraction: the forms models and datasets write a final answer in, in order of precedence.
 
-A response's answer is the content of its last well-formed `\\boxed{...}` or `\\fbox{...}` (balanced
-braces, `\\{`/`\\}` escapes skipped; also the brace-less `\\boxed 5` form). When there is none, the
-fallbacks in `DEFAULT_FALLBACKS` are tried in order (and a "final answer is X"
-statement written after the last box overrides it); each is a name in `FALLBACKS`:
+`extract(response)` returns an `Extraction(answer, rule, boxed)`; `rule` names the form that gave the
+answer, so labeling and evaluation can count verdicts per form. The rules, highest precedence first:
 
-- "answer_is": the last "the (final) answer is X" / "Answer: X" / "final answer: X" statement, X taken up
-  to the end of its sentence (a `$...$` right after the phrase is taken whole).
-- "last_dollar": the last inline `$...$` of the response's last non-empty line (off by default: on a
-  truncated or rambling response it picks up an intermediate result).
+1. ``boxed``: the content of the last well-formed `\\boxed{...}` / `\\fbox{...}` (balanced braces,
+   `\\{`/`\\}` escapes skipped; also `\\boxed 5`); boxes of one closing line joined only by commas
+   or "and" are one answer ("1, 2, 3"). An explicit "final answer" statement written after it (rule 3)
+   overrides it: the box held an intermediate result.
+2. ``boxed_unclosed``: a `\\boxed{` left open at the very end of the response, after any closed box,
+   when what follows it is short and its own braces balance (`\\boxed{\\frac{1` is a cut answer: no).
+3. Statements: the one written LAST in the response's tail wins (two different final statements: the
+   later one is the answer):
+   - ``minerva``: "Final Answer: The final answer is X. I hope it is correct.";
+   - ``final_answer_is``: "the final answer is X", "final answer: X", "the final result is X";
+   - ``answer_is``: "the answer is X", "the answer to the question is X", "the answers are X",
+     "the correct option is X", "答案是 X";
+   - ``gsm8k_hash``: a line `#### X` where X is a number or a short formula (not a markdown heading);
+   - ``answer_line``: "Answer: X" / "A: X" / "**Final Answer:** X" on one of the last lines, or a
+     "Final Answer" heading line followed by X;
+   - ``prm800k``: a `# Answer` line followed by X.
+   X is the math right after the phrase (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, a box), else
+   the words up to the end of the sentence. A statement whose X is a verdict rather than an answer
+   ("the answer is not 5", "the answer is correct", "the answer is as follows") or prose is passed
+   over; a sentence after a heading gives the value it ends on.
+4. ``bold``: the last `**X**` in the closing sentence, X short (a number, a formula or a few words);
+   a bold sentence gives the value it ends on.
+5. ``program_output``: the last line of the last ```` ```output ```` block, when no number or math
+   is written after the block.
+6. ``last_math``: the last math expression (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, the last
+   row of an align/equation environment) of the closing text; `name = value` gives the value (the
+   right-hand side of the last `=` or `\\equiv`, before any `\\approx`), "$x = 2$ and $x = 3$" gives
+   "2, 3", and a bare name ("the value of $x$") yields to an earlier expression that holds a value.
+7. ``last_number``: the last number of the closing text (the Qwen2.5-Math harness's fallback).
+
+The closing text is the last paragraph of the response that holds a digit or math (code blocks
+removed; up to two trailing paragraphs of pleasantries are stepped over; sentences with a negation,
+"x cannot be 5", dropped). Rules 4-7 find nothing when that text is a question ("... ?") or restates
+the task ("Find ...", "Problem: ..."), or when the response stops mid-sentence or mid-formula ("... and
+then we multiply by"). Before anything, a base model's continuation (a "Question:" / "Problem:" /
+"Human:" line written after an answer) is cut off. Every search looks at a bounded tail of the
+response, so extraction is linear in a bounded length.
 
 Ground truths go through `extract_gt`: a `\\boxed{}` inside is taken, then surrounding `$`, `\\(...\\)`,
 `\\[...\\]` are removed, so gts and predictions are normalised alike.
 
-    python -c "from annotate.extract import extract_answer; print(extract_answer(r'so $\\boxed{5}$.'))"
+    python -c "from annotate.extract import extract; print(extract(r'Therefore $x \\gt 5$ is the solution.'))"
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-FALLBACKS = ("answer_is", "last_dollar")
-DEFAULT_FALLBACKS: tuple[str, ...] = ("answer_is",)
+STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
+# In order of precedence; "none" is recorded when no rule finds an answer.
+RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "bold", "program_output", "last_math", "last_number")
+# Rules that read an answer the response never marks as final: on a response cut by the token limit
+# they would read an intermediate result, so callers that know of the cut refuse their answers.
+IMPLICIT_RULES = ("boxed_unclosed", "bold", "program_output", "last_math", "last_number")
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+# Statements are looked for in this tail of the response; the closing text in this (shorter) one.
+_TAIL_CHARS = 4000
+_CLOSING_CHARS = 1500
+# An unclosed box longer than this at the end is a cut expression, not an answer.
+_MAX_UNCLOSED = 200
 # How many unbalanced (truncated) boxes to step back over before giving up on the boxed form.
 _MAX_BOX_TRIES = 8
-_ANSWER_IS_RE = re.compile(
-    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is\s*:?|:|=)\s*(?:\\\(|\$\$?|\\\[)?",
-    re.IGNORECASE,
-)
-_FINAL_IS_RE = re.compile(r"final\s+answer\s+is", re.IGNORECASE)
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+_MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
+_FINAL_RE = re.compile(
+    r"(?=[fF])\bfinal\s+(?:answer|result)s?(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*(?:is|are|was|would\s+be|:|=)\s*:?",
+    re.I,
+)
+_ANSWER_IS_RE = re.compile(
+    # (the look-ahead on the first letter lets the scan skip most positions at once)
+    r"(?=[tmocshTMOCSH答])(?:\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+answers?(?:\s+choice)?|\bcorrect\s+(?:option|choice))"
+    r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*(?:is|are|would\s+be|=)\s*:?"
+    r"|(?:最终)?答案(?:是|为)\s*[:：]?",
+    re.I,
+)
+_KEYWORD_RE = re.compile(r"[Aa]nswer|ANSWER|[Rr]esult|[Oo]ption|[Cc]hoice|答案")
+# Where a base model goes on to write the next few-shot problem or the next chat turn.
+_CONTINUATION_RE = re.compile(r"\n[ \t]*(?:Question|Problem|Q|Human|User|Instruction)[ \t]*[:：]|<\|(?:im_start|im_end|endoftext)\|>")
+# A response that stops mid-sentence or mid-formula: what it ends on is not a final answer.
+_DANGLING_RE = re.compile(
+    r"(?:\b(?:and|or|but|the|a|an|of|to|by|is|are|was|be|we|then|so|that|which|with|for|from|in|on|at|as|it|"
+    r"this|if|since|because|than|gives?|equals?|let|multiply|divide|add|subtract)|[+\-/=,:(\[{^&]|"
+    r"\\(?:times|cdot|frac|sqrt|left|div|pm))\s*$",
+    re.I,
+)
+_HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
+_ANSWER_LINE_RE = re.compile(r"^[\s#>*_]*(?:(?i:final\s+answer|answer)|A)[\s*_]*[:：][\s*_]*(\S.*)$")
+_HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_:]*$", re.M)
+_OUTPUT_RE = re.compile(r"```output[ \t]*\n(.*?)```", re.S)
+_CODE_RE = re.compile(r"```.*?(?:```|$)", re.S)
+_BOLD_RE = re.compile(r"\*\*(?!\s)([^*\n]{1,120}?)(?<!\s)\*\*")
+_MATH_RE = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
+    r"|(\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\})",
+    re.S,
+)
+# A display environment of aligned rows: its last row states the result.
+_ROWS_RE = re.compile(r"^\\begin\{(align|aligned|equation|gather|eqnarray|split)\*?\}(.*)\\end\{\1\*?\}$", re.S)
+# A number: a time of day (4:30 p.m.), an integer with thousands separators, a decimal, a fraction a/b.
+_NUMBER_RE = re.compile(
+    r"(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?)(?![\w.:]\d)"
+)
+# A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
+_NOT_AN_ANSWER_RE = re.compile(
+    r"^(?:not\b|n't\b|correct\b|incorrect\b|right\b|wrong\b|indeed\b|valid\b|invalid\b|consistent\b|"
+    r"reasonable\b|confirmed\b|verified\b|unknown\b|unclear\b|undefined\b|the\s+same\b|as\s+follows\b|"
+    r"below\b|given\s+by\b|shown\b|in\s+the\b|that\b|still\b|yes\s*or\s*no\b)",
+    re.I,
+)
+# A closing sentence that asks or sets the problem rather than answering it.
+_QUESTION_START_RE = re.compile(
+    r"^\W*(?:problem|question|exercise|find|compute|determine|calculate|evaluate|simplify|solve|express|"
+    r"what|how\s+many|how\s+much|which|prove|show\s+that)\b",
+    re.I,
+)
+# LaTeX commands, with the argument of those whose argument is a name or words (environments, text).
+_COMMAND_WITH_NAME = re.compile(r"\\(?:begin|end|text|mathrm|mbox)\s*\{[^{}]*\}|\\[A-Za-z]+")
+_PROBLEM_LABEL_RE = re.compile(r"^\W*(?:problem|question|exercise)\s*\d*\s*[:.]", re.I)
+_RESULT_RE = re.compile(r"\b(?:so|thus|hence|therefore|gives?|get|gets|we|which|yields?)\b|=\s*-?\d[\d,.]*\W*$", re.I)
+_CHECK_RE = re.compile(
+    r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|sanity\s+check|double[- ]check|let(?:'s|\s+us|\s+me)\s+"
+    r"(?:double[- ])?(?:check|verify))\b",
+    re.I,
+)
+# Bold labels of a markdown answer's structure.
+_LABEL_RE = re.compile(r"^(?:step|case|part|note|method|solution|answer|final\s+answer|explanation)\b(?:\s*\d+)?\W*$", re.I)
+_NEGATION_RE = re.compile(r"\bnot\b|n't\b|\bcannot\b|\bnever\b|\\neq?(?![A-Za-z])|≠", re.I)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*$\\])")
+_NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?(?:'|\^\{?\\prime\}?)?\s*$")
+_SIMPLE_LHS_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?(?:\([^()=]{0,20}\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    answer: str | None  # the final answer read from the response (None: no rule found one)
+    rule: str  # the rule that read it (one of RULES), "none" when none did
+    boxed: bool  # the response has a closed \boxed{...} / \fbox{...}
 
 
 def _balanced(text: str, start: int) -> int | None:
@@ -53,13 +165,27 @@ def _balanced(text: str, start: int) -> int | None:
     return None
 
 
+def braces_balance(s: str) -> bool:
+    """Whether every `{` of s is closed in order (`\\{`, `\\}` escapes skipped)."""
+    depth, i = 0, 0
+    while i < len(s):
+        if s[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(s[i], 0)
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last well-formed \\boxed{}/\\fbox{} (or `\\boxed 5`), None if there is none."""
-    found = _last_boxed_span(text)
+    found = last_boxed_span(text)
     return found[0] if found else None
 
 
-def _last_boxed_span(text: str) -> tuple[str, int] | None:
+def last_boxed_span(text: str) -> tuple[str, int] | None:
     """(content, end index) of the last well-formed box."""
     starts = [m.end() for m in _BOX_RE.finditer(text)]
     for pos in reversed(starts[-_MAX_BOX_TRIES:]):
@@ -75,6 +201,48 @@ def _last_boxed_span(text: str) -> tuple[str, int] | None:
             if m:
                 return m.group(0).rstrip(".,;"), j + m.end()
     return None
+
+
+def _joined_boxes(text: str, content: str, end: int) -> str:
+    """`\\boxed{1} and \\boxed{2}` at the end: the boxes of one final line joined only by commas and "and"
+    are one answer, "1, 2"."""
+    contents = [content]
+    line_start = text.rfind("\n", 0, end - len(content)) + 1
+    starts = [m for m in _BOX_RE.finditer(text, line_start, end)][:-1]
+    cursor = end - len(content) - 1
+    for m in reversed(starts):
+        j = m.end()
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        close = _balanced(text, j) if j < len(text) and text[j] == "{" else None
+        if close is None or close > cursor:
+            break
+        gap = text[close:cursor]
+        gap = re.sub(r"\\(?:text|mathrm)\s*\{\s*(and|or)\s*\}|\\q?quad|\\[,;]|\$|\\boxed\s*\{?$", " \\1 ", gap)
+        gap = re.sub(r"\\boxed\s*$|\\fbox\s*$", "", gap.strip()).strip()
+        # "or" between boxes offers the same answer twice (15\frac{39}{40}, or \frac{639}{40}): not a list.
+        if not re.fullmatch(r"(?:,|and|,\s*and)?", gap.strip(), re.I):
+            break
+        contents.insert(0, text[j + 1 : close - 1].strip())
+        cursor = m.start()
+    return ", ".join(contents) if len(contents) > 1 else content
+
+
+def _unclosed_box(text: str, after: int) -> str | None:
+    """The content of a `\\boxed{` opened after index `after` and left open at the end, if it is whole."""
+    starts = [m.end() for m in _BOX_RE.finditer(text, max(after, len(text) - _MAX_UNCLOSED - 16))]
+    if not starts:
+        return None
+    j = starts[-1]
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    if j >= len(text) or text[j] != "{" or _balanced(text, j) is not None:
+        return None
+    content = text[j + 1 :].strip()
+    content = re.sub(r"(?:\$+|\\\]|\\\)|\.)\s*$", "", content).strip()
+    if not content or "\n\n" in content or not braces_balance(content):
+        return None
+    return content
 
 
 def strip_delimiters(s: str) -> str:
@@ -98,52 +266,343 @@ def _find_close(text: str, right: str) -> int:
     return m.start() if m else -1
 
 
-def _answer_is(text: str) -> str | None:
-    matches = list(_ANSWER_IS_RE.finditer(text[-4000:]))
-    if not matches:
-        return None
-    tail = text[-4000:][matches[-1].end() :]
-    opener = matches[-1].group(0)
+def _math_segments(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of each math expression in text, in order."""
+    return [(m.start(), m.end(), _last_row(next(g for g in m.groups() if g is not None).strip()))
+            for m in _MATH_RE.finditer(text)]
+
+
+def _last_row(math: str) -> str:
+    """The last row of an align/equation/gather environment (alignment marks removed); other math as is."""
+    m = _ROWS_RE.match(math)
+    if m is None:
+        return math
+    rows = [r for r in re.split(r"\\\\(?:\[[^\]]*\])?", m.group(2)) if r.strip()]
+    row = re.sub(r"\\(?:nonumber|notag)\b|\\(?:label|tag)\{[^{}]*\}", "", rows[-1] if rows else "")
+    return row.replace("&", "").strip()
+
+
+def _statement_answer(tail: str) -> str | None:
+    """The answer stated right after an answer phrase: leading math whole, else up to the sentence's end."""
+    tail = tail.lstrip(" \t*_")
+    tail = re.sub(r"^\n\s*", "", tail)  # "The answer is:\n\n$42$"
+    box = _BOX_RE.match(tail.lstrip("$\\[( "))
+    if box is not None or tail.startswith(("$\\boxed", "\\[\\boxed", "\\(\\boxed")):
+        return None  # a box written right after the phrase is read by the boxed rule
     for left, right in _DELIMS:
-        if opener.rstrip().endswith(left):
-            close = _find_close(tail, right)
-            return tail[:close].strip() if close > 0 else None
-    # Up to the end of the sentence: a period followed by space/end, or a line break.
-    m = re.match(r"(.+?)(?:\.\s|\.$|\n|$)", tail.strip())
-    answer = strip_delimiters(m.group(1).strip()) if m else ""
-    return answer or None
-
-
-def _last_dollar(text: str) -> str | None:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if not lines:
+        if tail.startswith(left):
+            close = _find_close(tail[len(left) :], right)
+            if close <= 0:
+                return None
+            answer = tail[len(left) : len(left) + close].strip()
+            return _value_of(answer) if _is_equation_chain(answer) else answer
+    m = re.match(r"(.+?)(?:\.(?=\s|$|\*)|。|\n|$)", tail[:600], re.S)
+    if not m:
         return None
-    found = re.findall(r"(?<!\\)\$((?:\\\$|[^$])+?)(?<!\\)\$", lines[-1])
-    return found[-1].strip() if found else None
+    answer = m.group(1).replace("**", "").strip().rstrip(",;:")
+    segments = _math_segments(answer)
+    if segments and not answer.startswith(("$", "\\(", "\\[")):
+        # "approximately $3.5$", "x = $5$ apples": the math in the sentence is the answer.
+        lead = answer[: segments[0][0]]
+        if len(lead.split()) <= 4:
+            return _joined(answer, segments) or segments[0][2]
+        return None
+    answer = strip_delimiters(answer)
+    if not answer or _NOT_AN_ANSWER_RE.match(answer):
+        return None
+    if _is_prose(answer):
+        return None  # "the answer is independent of the order we pick them in"
+    return answer
 
 
-_FALLBACK_FUNCS = {"answer_is": _answer_is, "last_dollar": _last_dollar}
+def _is_prose(s: str) -> bool:
+    """Words rather than an answer: more than a few words outside LaTeX commands and \\text{}."""
+    words = re.findall(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?", " ", s))
+    return len(words) > 8 or len(words) > 4 and not re.search(r"\d|[=^\\]", s)
 
 
-def extract_answer(response: str, fallbacks: tuple[str, ...] = DEFAULT_FALLBACKS) -> tuple[str | None, bool]:
-    """(answer, boxed): the last boxed content, else the first fallback that finds one, else None.
+def _is_equation_chain(s: str) -> bool:
+    return s.count("=") >= 2
 
-    A "final answer is X" statement after the last box overrides it (the box held an intermediate
-    result); `boxed` stays True.
-    """
-    found = _last_boxed_span(response)
-    if found is not None:
-        content, end = found
-        if _FINAL_IS_RE.search(response, end):
-            return _answer_is(response[end:]) or content, True
-        return content, True
-    for name in fallbacks:
-        if name not in _FALLBACK_FUNCS:
-            raise ValueError(f"unknown fallback {name!r}; expected one of {', '.join(FALLBACKS)}")
-        found = _FALLBACK_FUNCS[name](response)
-        if found:
-            return found, False
-    return None, False
+
+def _phrases(regex: re.Pattern, text: str) -> list[re.Match]:
+    """The matches of an answer phrase, looked for only around its keywords (a case-insensitive scan of
+    the whole tail would cost more than everything else extraction does)."""
+    found: list[re.Match] = []
+    for k in _KEYWORD_RE.finditer(text):
+        for m in regex.finditer(text, max(0, k.start() - 30), min(len(text), k.end() + 100)):
+            if k.start() - 30 <= m.start() <= k.start() and (not found or m.start() > found[-1].start()):
+                found.append(m)
+    return found
+
+
+def _statements(text: str) -> list[tuple[int, str, str]]:
+    """(position, rule, answer) of every answer statement found in text."""
+    found: list[tuple[int, str, str]] = []
+    for m in _MINERVA_RE.finditer(text):
+        answer = strip_delimiters(m.group(1).strip().replace("**", ""))
+        if answer and not _NOT_AN_ANSWER_RE.match(answer):
+            found.append((m.start(), "minerva", answer))
+    minerva_spans = [(m.start(), m.end()) for m in _MINERVA_RE.finditer(text)]
+    for regex, rule in ((_FINAL_RE, "final_answer_is"), (_ANSWER_IS_RE, "answer_is")):
+        for m in _phrases(regex, text):
+            if any(a <= m.start() < b for a, b in minerva_spans):
+                continue
+            answer = _statement_answer(text[m.end() :])
+            if answer:
+                found.append((m.start(), rule, answer))
+    for m in _HASH_RE.finditer(text):
+        answer = strip_delimiters(m.group(1)).strip()
+        if answer and not re.search(r"[A-Za-z]{3,}", re.sub(_COMMAND_WITH_NAME, "", answer)):
+            found.append((m.start(), "gsm8k_hash", answer))
+    found.extend(_answer_lines(text))
+    return found
+
+
+def _answer_lines(text: str) -> list[tuple[int, str, str]]:
+    """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" headings followed by X."""
+    found = []
+    lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]*\S[^\n]*", text)][-3:]
+    for start, line in lines:
+        m = _ANSWER_LINE_RE.match(line)
+        if m:
+            answer = _line_answer(m.group(1))
+            if answer:
+                found.append((start, "answer_line", answer))
+    for m in _HEADING_RE.finditer(text):
+        rest = text[m.end() :].strip()
+        if not rest:
+            continue
+        # The answer is the next paragraph (a display may span lines), at most a few lines long.
+        block = re.split(r"\n\s*\n", rest, maxsplit=1)[0]
+        if block.count("\n") > 4:
+            continue
+        answer = _line_answer(block)
+        if answer:
+            rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
+            found.append((m.start(), rule, answer))
+    return found
+
+
+def _line_answer(s: str) -> str | None:
+    s = s.replace("**", "").strip()
+    if _BOX_RE.search(s):
+        return None  # read by the boxed rule
+    segments = _math_segments(s)
+    if segments and not s[: segments[0][0]].strip():
+        s = segments[0][2] if len(segments) == 1 else (_joined(s, segments) or segments[0][2])
+    elif _words(s) >= 3:
+        # A sentence ("The total number of apples is $7$."): the value it ends on.
+        return _last_math(s) or _last_number(s)
+    s = strip_delimiters(s).rstrip(".").strip()
+    if not s or _NOT_AN_ANSWER_RE.match(s) or _is_prose(s):
+        return None
+    return s
+
+
+def _words(s: str) -> int:
+    """Words of two or more letters outside math and LaTeX commands."""
+    plain = re.sub(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", " ", s, flags=re.S)
+    return len(re.findall(r"[A-Za-z]{2,}", re.sub(_COMMAND_WITH_NAME, " ", plain)))
+
+
+def _joined(text: str, segments: list[tuple[int, int, str]]) -> str | None:
+    """The values of the trailing run of expressions joined only by ",", "and", "or": "2, 3"."""
+    run = [segments[-1]]
+    for prev in reversed(segments[:-1]):
+        gap = text[prev[1] : run[0][0]]
+        if not re.fullmatch(r"\s*(?:,|,?\s*(?:and|or))\s*", gap):
+            break
+        run.insert(0, prev)
+    if len(run) < 2:
+        return None
+    lhs = {s.partition("=")[0].strip() for _, _, s in run if "=" in s}
+    if len(lhs) > 1 or any(not _SIMPLE_LHS_RE.match(x) for x in lhs):
+        return None  # "$3 \cdot 4 = 12$ and $12 + 5 = 17$": steps of a computation, not a list of answers
+    return ", ".join(_value_of(s) for _, _, s in run)
+
+
+def _value_of(expr: str) -> str:
+    """The value an expression states: before any \\approx, the right-hand side of the last top-level = (or
+    \\equiv, without its \\pmod{n}); trailing punctuation dropped."""
+    parts = re.split(r"\\approx|≈", expr)
+    # "x \\approx 3.14" states 3.14; "\\frac{22}{7} \\approx 3.14" states the exact value before it.
+    expr = parts[1] if len(parts) == 2 and (not parts[0].strip() or _NAME_RE.match(parts[0])) else parts[0]
+    expr = expr.strip().rstrip(".,;").strip()
+    if "\\equiv" in expr:
+        expr = re.sub(r"\\equiv(?![A-Za-z])", "=", re.sub(r"\\p?mod\s*\{?\s*\w+\s*\}?\s*\)?\s*$", "", expr)).strip()
+        expr = expr.removesuffix("(").strip()
+    if "=" not in expr:
+        return expr
+    depth, cut = 0, -1
+    for i, c in enumerate(expr):
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        elif c == "=" and depth == 0 and (i == 0 or expr[i - 1] not in "<>\\"):
+            cut = i
+    value = expr[cut + 1 :].strip() if cut >= 0 else expr
+    return value or expr
+
+
+def _before_continuation(text: str) -> str:
+    """The response up to the next problem or turn a base model went on to write after answering."""
+    marker = _CONTINUATION_RE.search(text)
+    if marker is None:
+        return text
+    first_box = _BOX_RE.search(text)
+    first_statement = _FINAL_RE.search(text) or _ANSWER_IS_RE.search(text) or _HASH_RE.search(text)
+    answered = min(m.start() for m in (first_box, first_statement) if m is not None) if first_box or first_statement else None
+    if answered is None:
+        return text
+    for m in _CONTINUATION_RE.finditer(text, answered):
+        return text[: m.start()]
+    return text
+
+
+def _closing_text(text: str) -> str | None:
+    """The last paragraph that holds a digit or math, code removed; None when it asks a question."""
+    tail = _CODE_RE.sub("\n\n", text[-_CLOSING_CHARS * 2 :])
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", tail) if p.strip()]
+    for skipped, paragraph in enumerate(reversed(paragraphs)):
+        if _CHECK_RE.match(paragraph) and skipped < 2:
+            continue  # "Check: 2(4) + 3 = 11": a verification restates the problem's numbers, not the answer
+        if re.search(r"\d|\$|\\\(|\\\[", paragraph):
+            paragraph = paragraph[-_CLOSING_CHARS:].strip()
+            if _asks(paragraph):
+                return None
+            # "The answer is not 5.", "x cannot be 3": a negated value is no answer.
+            kept = [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if not _NEGATION_RE.search(s)]
+            return " ".join(kept) or None
+        if skipped >= 2 or len(paragraph) > 300:
+            return None
+    return None
+
+
+def _asks(paragraph: str) -> bool:
+    """Whether a paragraph poses a problem rather than answers it (a question, a restated task)."""
+    plain = re.sub(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", "M", paragraph, flags=re.S).strip()
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", plain) if s.strip()]
+    if not sentences:
+        return False
+    last = sentences[-1].rstrip("*_ ")
+    # "Find x if 2x = 20." restates the task; "Solve for x: 2x = 8, so x = 4." and "Compute: 3 * 4 = 12" answer it.
+    task = bool(_QUESTION_START_RE.match(last)) and not _RESULT_RE.search(last)
+    return last.endswith("?") or task or bool(_PROBLEM_LABEL_RE.match(sentences[0]))
+
+
+def _bold(closing: str) -> str | None:
+    last_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z*])", closing.strip())[-1]
+    for m in reversed(list(_BOLD_RE.finditer(last_sentence))):
+        if m.group(1).rstrip().endswith(":") or last_sentence[m.end() :].lstrip().startswith(":"):
+            continue  # a label ("**Step 4:**", "**Answer**:"), not an answer
+        answer = m.group(1).strip().rstrip(".,")
+        if not answer or _LABEL_RE.match(answer) or len(answer.split()) > 12:
+            continue
+        if _words(answer) >= 3:
+            # "**Therefore, there are 7 apples.**": the value the bold sentence ends on.
+            value = _last_math(answer) or _last_number(answer)
+            if value:
+                return value
+            continue
+        if re.search(r"\d|\\|\$|[=^]", answer) or len(answer.split()) <= 3:
+            return _value_of(strip_delimiters(answer)) if "=" in answer else strip_delimiters(answer)
+    return None
+
+
+def _program_output(text: str) -> str | None:
+    tail = text[-_TAIL_CHARS:]
+    blocks = list(_OUTPUT_RE.finditer(tail))
+    if not blocks:
+        return None
+    after = tail[blocks[-1].end() :]
+    if re.search(r"\d|\$|\\\(|\\\[|```", after):
+        return None  # something is stated after the output: the later rules read it
+    lines = [line.strip() for line in blocks[-1].group(1).splitlines() if line.strip()]
+    if not lines or len(lines[-1]) > 200:
+        return None
+    return lines[-1]
+
+
+def _last_math(closing: str) -> str | None:
+    segments = _math_segments(closing)
+    if not segments:
+        return None
+    joined = _joined(closing, segments)
+    if joined is not None:
+        return joined
+    # "so $5$ is the value of $x$": a bare name yields to an earlier expression that holds a value.
+    for _, _, content in reversed(segments):
+        if content and not _NAME_RE.match(content):
+            return _value_of(content)
+    return segments[-1][2] or None
+
+
+def _last_number(closing: str) -> str | None:
+    plain = closing.replace("**", "")
+    numbers = _NUMBER_RE.findall(plain)
+    return numbers[-1].replace(",", "") if numbers else None
+
+
+def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
+    """The final answer of a response and the rule that read it, trying `rules` in precedence order."""
+    unknown = set(rules) - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown extraction rule(s) {sorted(unknown)}; expected some of {', '.join(RULES)}")
+    response = _before_continuation(response)
+    box = last_boxed_span(response)
+    has_box = box is not None
+    tail_start = max(0, len(response) - _TAIL_CHARS)
+    tail = response[tail_start:]
+    if box is not None and "boxed" in rules:
+        content, end = box
+        # An explicit final-answer statement after the last box overrides it.
+        later = [s for s in _statements(response[max(end, tail_start) :]) if s[1] in ("minerva", "final_answer_is")
+                 or s[1] == "answer_line" and "final" in response[max(end, tail_start) + s[0] :][:40].lower()]
+        later = [s for s in later if s[1] in rules]
+        if later:
+            _, rule, answer = max(later, key=lambda s: s[0])
+            return Extraction(answer, rule, True)
+        unclosed = _unclosed_box(response, end) if "boxed_unclosed" in rules else None
+        if unclosed is not None:
+            return Extraction(unclosed, "boxed_unclosed", True)
+        return Extraction(_joined_boxes(response, content, end), "boxed", True)
+    if "boxed_unclosed" in rules:
+        unclosed = _unclosed_box(response, 0)
+        if unclosed is not None:
+            return Extraction(unclosed, "boxed_unclosed", has_box)
+    statements = [s for s in _statements(tail) if s[1] in rules]
+    if statements:
+        _, rule, answer = max(statements, key=lambda s: s[0])
+        return Extraction(answer, rule, has_box)
+    if not any(rule in rules for rule in ("bold", "program_output", "last_math", "last_number")):
+        return Extraction(None, "none", has_box)
+    if _DANGLING_RE.search(response[-200:]):
+        return Extraction(None, "none", has_box)  # cut off mid-sentence: its last number is an intermediate one
+    closing = _closing_text(response)
+    if closing is not None and "bold" in rules:
+        answer = _bold(closing)
+        if answer:
+            return Extraction(answer, "bold", has_box)
+    if "program_output" in rules:
+        answer = _program_output(response)
+        if answer:
+            return Extraction(answer, "program_output", has_box)
+    if closing is None:
+        return Extraction(None, "none", has_box)
+    for rule, find in (("last_math", _last_math), ("last_number", _last_number)):
+        if rule in rules:
+            answer = find(closing)
+            if answer:
+                return Extraction(answer, rule, has_box)
+    return Extraction(None, "none", has_box)
+
+
+def extract_answer(response: str) -> tuple[str | None, bool]:
+    """(answer, boxed) of `extract`: the final answer and whether the response has a closed box."""
+    found = extract(response)
+    return found.answer, found.boxed
 
 
 def extract_gt(gt: str) -> str:

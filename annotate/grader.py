@@ -1,7 +1,10 @@
 """The one math grader: does a response's final answer equal the ground truth? Labeling and eval share it.
 
-`grade(response, gt)` extracts the answer (annotate/extract.py: last \\boxed{}/\\fbox{}, documented
-fallbacks), normalises the gt the same way, and compares (annotate/equivalence.py). The fast path
+`grade(response, gt)` extracts the answer (annotate/extract.py: the last \\boxed{}/\\fbox{}, else the
+documented forms models state answers in, each a named rule recorded in `Grade.extraction`), normalises
+the gt the same way, and compares (annotate/equivalence.py). With `truncated=True` (the response was cut
+by the token limit) an answer read by an implicit rule (extract.IMPLICIT_RULES: the last number, the last
+math, ...) is an intermediate result and is graded incorrect with rule "truncated". The fast path
 (strings, exact numbers, structure) runs in this process in microseconds and never imports sympy.
 What it cannot settle goes to the symbolic path (annotate/symbolic.py) in a worker process with a hard
 wall-clock limit: a case past `timeout` has its worker killed and replaced, and is graded incorrect
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from annotate.equivalence import NeedSymbolic, TooBig, clean, decide
-from annotate.extract import extract_answer, extract_gt
+from annotate.extract import IMPLICIT_RULES, extract, extract_answer, extract_gt  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -54,32 +57,36 @@ class Grade:
     correct: bool
     extracted: str | None  # the final answer taken from the response (None: none found)
     boxed: bool  # the response had a \boxed{...} / \fbox{...}
-    rule: str  # what decided: string, number, choice, structure, symbolic, no_answer, timeout, error, guard
+    rule: str  # what decided: string, number, choice, structure, symbolic, no_answer, timeout, error, guard, truncated
     seconds: float
     timed_out: bool
+    extraction: str = "none"  # the extraction rule that read the answer (extract.RULES), "none" if none did
 
 
-def _fast(response: str, gt: str) -> Grade | tuple[str | None, bool, str, str]:
-    """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt) for the symbolic path."""
+def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str | None, bool, str, str, str]:
+    """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt, extraction) for the symbolic path."""
     start = time.perf_counter()
-    extracted, boxed = extract_answer(response[-MAX_RESPONSE_CHARS:])
+    found = extract(response[-MAX_RESPONSE_CHARS:])
+    extracted, boxed, how = found.answer, found.boxed, found.rule
     if extracted is None:
-        return Grade(False, None, False, "no_answer", time.perf_counter() - start, False)
+        return Grade(False, None, boxed, "no_answer", time.perf_counter() - start, False, how)
+    if truncated and how in IMPLICIT_RULES:
+        return Grade(False, extracted, boxed, "truncated", time.perf_counter() - start, False, how)
     gt_answer = extract_gt(gt)
     if not extracted.strip() or not gt_answer.strip():
-        return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False)
+        return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False, how)
     try:
         if len(extracted) > MAX_ANSWER_CHARS or len(gt_answer) > MAX_ANSWER_CHARS:
             raise TooBig("answer length")
         correct, rule = decide(extracted, gt_answer, symbolic=False)
     except NeedSymbolic:
-        return extracted, boxed, extracted, gt_answer
+        return extracted, boxed, extracted, gt_answer, how
     except TooBig:
         correct, rule = extracted.strip() == gt_answer.strip(), "guard"
     except _FAST_ERRORS as e:
         logger.debug("fast path failed on %r vs %r: %s", extracted[:80], gt_answer[:80], e)
         correct, rule = False, "error"
-    return Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False)
+    return Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
 
 
 def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
@@ -215,9 +222,12 @@ def _can_fork_workers() -> bool:
     return not mp.current_process().daemon
 
 
-def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
-    """Grade one response; the symbolic path, when needed, runs in a helper process under `timeout`."""
-    fast = _fast(response, gt)
+def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: bool = False) -> Grade:
+    """Grade one response; the symbolic path, when needed, runs in a helper process under `timeout`.
+
+    `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
+    """
+    fast = _fast(response, gt, truncated)
     if isinstance(fast, Grade):
         return fast
     return next(_finish([(0, fast)], None if not _can_fork_workers() else _single_pool(timeout)))
@@ -225,18 +235,18 @@ def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT) -> Grade:
 
 def _finish(jobs: list[tuple[int, tuple]], pool: SymbolicPool | None) -> Iterator[Grade]:
     """Run pending symbolic jobs (in-process with no time limit only where no child can be started)."""
-    for job_id, (extracted, boxed, pred, gt) in jobs:
+    for job_id, (extracted, boxed, pred, gt, how) in jobs:
         if pool is None:
             start = time.perf_counter()
             correct, rule = _symbolic_job(pred, gt)
-            yield Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False)
+            yield Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
             continue
         pool.submit(job_id, pred, gt)
         while True:
             finished = {r[0]: r for r in pool.results()}
             if job_id in finished:
                 _, correct, rule, seconds, timed_out = finished[job_id]
-                yield Grade(correct, extracted, boxed, rule, seconds, timed_out)
+                yield Grade(correct, extracted, boxed, rule, seconds, timed_out, how)
                 break
 
 
@@ -246,14 +256,15 @@ def is_correct(response: str, gt: str) -> bool:
 
 
 def grade_many(
-    pairs: Iterable[tuple[str, str]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT
+    pairs: Iterable[tuple[str, str] | tuple[str, str, bool]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT
 ) -> Iterator[Grade]:
-    """Grade (response, gt) pairs, yielding Grades in input order; reads ahead a bounded window only."""
+    """Grade (response, gt) or (response, gt, truncated) cases, yielding Grades in input order; reads
+    ahead a bounded window only. `truncated` is as in `grade`."""
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
     window = _WINDOW_PER_WORKER * num_workers
     pool = SymbolicPool(num_workers, timeout) if _can_fork_workers() else None
-    slots: deque[list] = deque()  # [Grade | None, extracted, boxed, start]
+    slots: deque[list] = deque()  # [Grade | None, extracted, boxed, start, extraction]
     verdicts: OrderedDict[tuple[str, str], tuple[bool, str, bool]] = OrderedDict()  # -> correct, rule, timed_out
     waiting: dict[tuple[str, str], list[list]] = {}  # slots whose verdict a submitted job will give
     keys: dict[int, tuple[str, str]] = {}  # job id -> verdict key
@@ -267,7 +278,7 @@ def grade_many(
             verdicts.popitem(last=False)
         now = time.perf_counter()
         for slot in waiting.pop(key):
-            slot[0] = Grade(correct, slot[1], slot[2], rule, now - slot[3], timed_out)
+            slot[0] = Grade(correct, slot[1], slot[2], rule, now - slot[3], timed_out, slot[4])
 
     try:
         while True:
@@ -281,14 +292,14 @@ def grade_many(
                 if isinstance(fast, Grade):
                     slots.append([fast])
                     continue
-                extracted, boxed, pred, gt = fast
-                slot = [None, extracted, boxed, start]
+                extracted, boxed, pred, gt, how = fast
+                slot = [None, extracted, boxed, start, how]
                 slots.append(slot)
                 key = (clean(pred), clean(gt))
                 if key in verdicts:
                     verdicts.move_to_end(key)
                     correct, rule, timed_out = verdicts[key]
-                    slot[0] = Grade(correct, extracted, boxed, rule, time.perf_counter() - start, timed_out)
+                    slot[0] = Grade(correct, extracted, boxed, rule, time.perf_counter() - start, timed_out, how)
                 elif key in waiting:
                     waiting[key].append(slot)
                 else:

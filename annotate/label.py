@@ -5,17 +5,26 @@
 Streams the samples file (common.records.SAMPLES), grades each response against its record's ``gt``
 with ``annotate.grader.grade_many`` (fast path in this process, symbolic cases in ``num_workers``
 processes under ``--timeout`` seconds each), and writes each record with three lists added, in input
-order, atomically: ``correct`` (the grader's verdict), ``extracted`` (the final answer it read, or null)
-and ``rewards``:
+order, atomically: ``correct`` (the verdict the reward used), ``extracted`` (the final answer the
+grader read, or null) and ``rewards``, given by the reward policy (``--reward_policy``):
 
-    reward_correct   1.0   the grader accepts the final answer (boxed, or stated by a fallback the
-                           grader documents: the reward IS the evaluation)
-    reward_wrong    -0.5   wrong, but the answer was given in a \\boxed{}
-    reward_no_box   -1.0   wrong and no \\boxed{}: the recipe punishes a missing format harder
+    recipe       the original Online-DPO-R1 labeler: a correct final answer, read by any of the
+                 grader's extraction rules (boxed, "the answer is", last math, last number, ...;
+                 the reward IS the evaluation) -> reward_correct (1.0); else reward_wrong (-0.5) if
+                 "\\boxed" occurs anywhere in the response; else reward_no_box (-1.0)
+    strict_box   the format enforced: reward_correct only for a correct answer inside a closed
+                 \\boxed{}; else reward_wrong if the response has a closed \\boxed{}; else reward_no_box
 
-A grader timeout is graded wrong (and counted). The ``label`` section of stats.json (keys in
-annotate/stats.py) gets the sampler's pass@1/pass@K, reward and format figures; the log ends with a
-line of responses/s, correct rate and timeouts.
+In every policy a response cut by the token limit (``finish_reasons`` "length") never earns
+reward_correct from an implicit rule (annotate.extract.IMPLICIT_RULES: the last number, the last math,
+an unclosed box, bold, program output): what such a response ends on is an intermediate result. A
+grader timeout is graded wrong (and counted). With ``--audit_file`` (annotate/audit.py's output), the
+prompts whose ground truth failed the audit are left out of the labeled file (and counted), so no pair
+is built on them.
+
+The ``label`` section of stats.json (keys in annotate/stats.py) gets the sampler's pass@1/pass@K,
+reward and format figures and the verdicts per extraction rule; the log ends with a line of
+responses/s, correct rate and timeouts.
 """
 
 from __future__ import annotations
@@ -30,12 +39,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from annotate.audit import failed_indices
 from annotate.grader import DEFAULT_TIMEOUT, Grade, grade_many
 from annotate.stats import LabelStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
 from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
+
+REWARD_POLICIES = ("recipe", "strict_box")
+# The original labeler's format test: the string anywhere in the response, closed or not.
+_BOX_MARK = "\\boxed"
+
 
 def gt_text(record: dict, path: str, line: int) -> str:
     """The ground truth as the grader's string: numbers (amc23 stores 27.0) are written out."""
@@ -65,6 +80,17 @@ class LabelArgs:
     reward_correct: float = field(default=1.0, metadata={"help": "reward of a correct final answer"})
     reward_wrong: float = field(default=-0.5, metadata={"help": "reward of a wrong answer given in a \\boxed{}"})
     reward_no_box: float = field(default=-1.0, metadata={"help": "reward of a wrong answer with no \\boxed{}"})
+    reward_policy: str = field(
+        default="recipe",
+        metadata={"help": "recipe: correct (any extraction rule) -> reward_correct, else reward_wrong if '\\boxed' "
+                          "occurs anywhere, else reward_no_box (the original's labeler); strict_box: reward_correct "
+                          "only for a correct answer in a closed \\boxed{}, reward_wrong for a closed box, else "
+                          "reward_no_box. In both, a response cut at the token limit earns no reward_correct from "
+                          "an implicit rule (last number, last math, unclosed box, bold, program output)"},
+    )
+    audit_file: str | None = field(
+        default=None, metadata={"help": "annotate/audit.py's JSON: prompts whose gt failed the audit are left out"}
+    )
     stats_file: str | None = field(
         default=None, metadata={"help": "stats JSON to update (section 'label'); default stats.json beside the output"}
     )
@@ -79,6 +105,8 @@ class LabelArgs:
                 f"reward_correct ({self.reward_correct}) must be above reward_wrong ({self.reward_wrong}) "
                 f"and reward_no_box ({self.reward_no_box}), or no pair would prefer a correct answer"
             )
+        if self.reward_policy not in REWARD_POLICIES:
+            raise ConfigError(f"reward_policy must be one of {REWARD_POLICIES}, got {self.reward_policy!r}")
         if Path(self.output_dir).resolve() == Path(self.dataset_name_or_path).resolve():
             raise ConfigError(f"output_dir must differ from dataset_name_or_path ({self.output_dir})")
 
@@ -87,17 +115,24 @@ class LabelArgs:
         return {"correct": self.reward_correct, "wrong": self.reward_wrong, "no_box": self.reward_no_box}
 
 
-def reward(g: Grade, args: LabelArgs) -> float:
-    if g.correct:
+def credited(g: Grade, policy: str) -> bool:
+    """Whether the policy pays reward_correct: the grader's verdict (truncation already applied), and
+    for strict_box an answer read from a closed box."""
+    return g.correct and (policy != "strict_box" or g.extraction == "boxed")
+
+
+def reward(g: Grade, response: str, args: LabelArgs) -> float:
+    if credited(g, args.reward_policy):
         return args.reward_correct
-    return args.reward_wrong if g.boxed else args.reward_no_box
+    boxed = _BOX_MARK in response if args.reward_policy == "recipe" else g.boxed
+    return args.reward_wrong if boxed else args.reward_no_box
 
 
 def labeled(record: dict, grades: list[Grade], args: LabelArgs) -> dict:
     return {
         **record,
-        "rewards": [reward(g, args) for g in grades],
-        "correct": [g.correct for g in grades],
+        "rewards": [reward(g, r, args) for g, r in zip(grades, record["responses"], strict=True)],
+        "correct": [credited(g, args.reward_policy) for g in grades],
         "extracted": [g.extracted for g in grades],
     }
 
@@ -107,11 +142,12 @@ def label_records(samples: Iterable[tuple[dict, str]], args: LabelArgs, stats: L
     per response in flight, so memory does not grow with the file."""
     waiting: deque[dict] = deque()  # records read, in order, whose grades are not all back
 
-    def cases() -> Iterator[tuple[str, str]]:
+    def cases() -> Iterator[tuple[str, str, bool]]:
         for record, gt in samples:
             waiting.append(record)
-            for response in record["responses"]:
-                yield response, gt
+            reasons = record.get("finish_reasons") or [None] * len(record["responses"])
+            for response, reason in zip(record["responses"], reasons, strict=True):
+                yield response, gt, reason == "length"
 
     grades: list[Grade] = []  # those of waiting[0], the oldest record
     # The None after the last grade flushes the last records; a record is always in `waiting` before
@@ -128,6 +164,15 @@ def label_records(samples: Iterable[tuple[dict, str]], args: LabelArgs, stats: L
         raise RuntimeError(f"the grader returned too few grades: {len(waiting)} records left unlabeled")
 
 
+def _without(samples: Iterable[tuple[dict, str]], excluded: set, stats: LabelStats) -> Iterator[tuple[dict, str]]:
+    """The samples whose prompt idx is not in `excluded` (gts that failed the audit); counts the rest."""
+    for record, gt in samples:
+        if record["idx"] in excluded:
+            stats.audit_dropped += 1
+            continue
+        yield record, gt
+
+
 def count_lines(path: str) -> int:
     """Lines in the file (the progress bar's total), counted in bytes without parsing."""
     with open(path, "rb") as f:
@@ -137,8 +182,11 @@ def count_lines(path: str) -> int:
 def main(args: LabelArgs) -> dict:
     """Write the labeled file and the ``label`` section of stats.json; return that section."""
     start = time.perf_counter()
-    stats = LabelStats(args.rewards)
+    stats = LabelStats(args.rewards, args.reward_policy)
     samples = iter_samples(args.dataset_name_or_path)
+    if args.audit_file:
+        excluded = failed_indices(args.audit_file)
+        samples = _without(samples, excluded, stats)
     total = count_lines(args.dataset_name_or_path)
     with tqdm(samples, total=total, unit="prompt", desc="label", mininterval=1.0) as progress:
         write_jsonl(args.output_dir, label_records(progress, args, stats))
@@ -146,10 +194,11 @@ def main(args: LabelArgs) -> dict:
     update_stats(stats_path(args.output_dir, args.stats_file), "label", summary)
     logger.info(
         "labeled %d responses of %d prompts in %.1f s (%s responses/s, %d workers): correct %.1f%%, "
-        "no \\boxed{} %d, truncated %d, grader timeouts %d -> %s",
+        "no \\boxed{} %d, truncated %d (%d refused an implicit answer), grader timeouts %d, prompts left out "
+        "by the audit %d -> %s",
         stats.responses, stats.prompts, summary["seconds"], summary["responses_per_second"], args.num_workers,
-        100 * stats.correct / max(stats.responses, 1), stats.no_box, stats.truncated, stats.timeouts,
-        args.output_dir,
+        100 * stats.correct / max(stats.responses, 1), stats.no_box, stats.truncated, stats.truncated_implicit,
+        stats.timeouts, stats.audit_dropped, args.output_dir,
     )
     return summary
 

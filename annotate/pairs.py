@@ -2,32 +2,46 @@
 
     python annotate/pairs.py --dataset_name_or_path labeled.jsonl --output_dir pairs.jsonl --choose_type max_min
 
-Each prompt's responses are first filtered: with ``--drop_truncated`` those that hit the generation
-length limit (``finish_reasons`` "length") go, and a response whose text repeats an earlier one is kept
-once, so a pair never has ``chosen == rejected``. A strategy then picks chosen and rejected by score
-(the reward; for ``max_min_p`` the reward minus a length penalty):
+The recipe's strategies mean exactly what they meant in the original (Online-DPO-R1
+dpo_iteration/run_dpo.py ``prepare_data``): two indices are picked from the prompt's K responses in
+their generated order, and the pair is kept, chosen = the higher RAW reward, only when the two rewards
+differ (so ``max_max`` keeps a pair only when one response alone has the best reward):
 
-    choose_type  chosen                        rejected
-    max_min      a highest-scored response     a lowest-scored response (the recipe's default)
-    max_random   a highest-scored response     a random response scored strictly lower
-    max_max      a highest-scored response     a highest-scored response among those scored strictly
-                                               lower (the hardest negative)
-    max_min_p    max_min on reward - length_penalty * length, length in tokens (``num_tokens``) or
-                 characters (``--length_unit``): among equal rewards the shorter response is chosen
-                 and the longer rejected. At the default 1e-4 per token the penalty stays under the
-                 smallest reward gap (0.5) up to 5,000 tokens, so it only breaks ties; a larger one
-                 can rank a short wrong answer above a long right one
-    random       two distinct random responses, the higher-scored one chosen
-    raft         not a pair: one correct response, drawn uniformly (rejection sampling keeps the
-                 policy's own distribution over correct answers), as ``{"idx","prompt","completion",
-                 "reward"}`` for SFT
+    choose_type  the two responses
+    max_min      the first with the highest reward, the first with the lowest (the recipe's default)
+    max_random   the first with the highest reward, and response 0 (response 1 if that is the best)
+    max_max      the last two of a stable ascending sort of the rewards: the best and the next best
+    max_min_p    max_min on reward - length_penalty * length, length in characters by default, penalty
+                 0 by default (then it is max_min); the pair is still ordered by raw reward
+    random       responses 0 and 1
 
-Where several responses share the score a strategy wants, one is drawn at random; the draws are seeded
-by ``--seed`` and the prompt's ``idx``, so a prompt's pair does not depend on the rest of the file.
-A prompt gives no pair when chosen's score would not be strictly above rejected's (a tie: all scores
-equal, or ``random`` drew two equal ones); ties and the other reasons are counted in ``stats.json``
-(keys in annotate/stats.py). ``chosen_reward``/``rejected_reward`` are the scores the strategy compared
-(for ``max_min_p``, penalised, rounded to 6 decimals) and ``margin`` is their difference, always > 0.
+The project's own variants, which differ from the original's on purpose; ties among equally scored
+responses are drawn at random, seeded by ``--seed`` and the prompt's ``idx`` (a prompt's pair does not
+depend on the rest of the file), and a response whose text repeats an earlier one is kept once:
+
+    max_random_lower     a highest-reward response vs a random one with a strictly lower reward: a pair
+                         whenever the rewards are not all equal (the original's max_random keeps one
+                         only when response 0 or 1 is worse than the best)
+    max_next_lower       a highest-reward response vs a highest among those strictly lower (the hardest
+                         negative): a pair whenever the rewards are not all equal
+    max_min_len_penalty  max_min on reward - length_penalty * length, ORDERED by that penalised score
+                         (default 1e-4 per token: among equal rewards the shorter is chosen, so it also
+                         pairs two correct answers; a penalty above 0.5 / 5,000 tokens can rank a short
+                         wrong answer above a long right one)
+    raft                 not a pair: one correct response, drawn uniformly (rejection sampling keeps the
+                         policy's own distribution over correct answers), as ``{"idx","prompt",
+                         "completion","reward"}`` for SFT
+
+``--drop_truncated`` first leaves out responses that hit the generation length limit (``finish_reasons``
+"length"), for every strategy. A prompt gives no pair when the two rewards (scores) are equal or when
+the two responses have the same text (two copies graded differently, e.g. after a grader timeout): both
+are counted as ``tie`` in ``stats.json`` with the other reasons (keys in annotate/stats.py).
+``chosen_reward``/``rejected_reward`` are the rewards that ordered the pair (for
+``max_min_len_penalty``, the penalised scores, rounded to 6 decimals) and ``margin`` is their
+difference, always > 0; the original's pairs had ``prompt``, ``chosen``, ``rejected`` and ``margin``.
+
+Labeled files of the original recipe (``{prompt, responses, gt, rewards}``, JSON lines or one JSON
+array) are read too; without ``correct``, RAFT and the options that need correctness refuse them.
 
 Options: ``--drop_all_correct`` / ``--drop_all_wrong`` skip prompts whose responses (all of them,
 before filtering) are all correct / all wrong; ``--drop_format_pairs`` skips a pair of two wrong
@@ -48,7 +62,7 @@ from typing import NamedTuple
 
 from annotate.stats import PairStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
-from common.records import LABELED, iter_records, write_jsonl
+from common.records import LABELED, RecordError, check_record, iter_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +73,37 @@ logger = logging.getLogger(__name__)
 # A response that hit the length limit did not emit one; --drop_truncated keeps such text out.
 RESPONSES_HAVE_EOS = False
 
+# A strategy picks two indices of ``scores`` (None: no pair); choose() orders them and drops ties.
 Strategy = Callable[[Sequence[float], random.Random], "tuple[int, int] | None"]
+
+
+def first_max(scores: Sequence[float]) -> int:
+    """numpy.argmax: the first index of the highest score."""
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+def first_min(scores: Sequence[float]) -> int:
+    """numpy.argmin: the first index of the lowest score."""
+    return min(range(len(scores)), key=lambda i: (scores[i], i))
+
+
+def original_max_min(scores: Sequence[float], rng: random.Random) -> tuple[int, int]:
+    return first_max(scores), first_min(scores)
+
+
+def original_max_random(scores: Sequence[float], rng: random.Random) -> tuple[int, int]:
+    best = first_max(scores)
+    return best, 1 if best == 0 else 0
+
+
+def original_max_max(scores: Sequence[float], rng: random.Random) -> tuple[int, int]:
+    # numpy.argsort of K <= 16 values is an insertion sort, i.e. stable: equal scores keep index order.
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    return order[-1], order[-2]
+
+
+def original_random(scores: Sequence[float], rng: random.Random) -> tuple[int, int]:
+    return 0, 1
 
 
 def _draw(indices: list[int], rng: random.Random) -> int:
@@ -75,42 +119,45 @@ def _best(scores: Sequence[float], rng: random.Random, below: float | None = Non
     return _draw([i for i, s in enumerate(scores) if s == top], rng)
 
 
-def max_min(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
+def max_min_drawn(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
     high, low = max(scores), min(scores)
     if high == low:
         return None
     return _best(scores, rng), _draw([i for i, s in enumerate(scores) if s == low], rng)
 
 
-def max_random(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
+def max_random_lower(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
     chosen = _best(scores, rng)
     lower = [i for i, s in enumerate(scores) if s < scores[chosen]]
     return (chosen, rng.choice(lower)) if lower else None
 
 
-def max_max(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
+def max_next_lower(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
     chosen = _best(scores, rng)
     rejected = _best(scores, rng, below=scores[chosen])
     return None if rejected is None else (chosen, rejected)
 
 
-def random_pair(scores: Sequence[float], rng: random.Random) -> tuple[int, int] | None:
-    if len(scores) < 2:
-        return None
-    i, j = rng.sample(range(len(scores)), 2)
-    if scores[i] == scores[j]:
-        return None
-    return (i, j) if scores[i] > scores[j] else (j, i)
+class Rule(NamedTuple):
+    """How a choose_type works: its picker, and whether it sees the original's full list of responses."""
+
+    pick: Strategy
+    original: bool  # the original's semantics: all K responses in order, pair ordered by raw reward
+    penalised: bool = False  # picks on reward - length_penalty * length
+    penalty: float = 0.0  # default length_penalty
+    unit: str = "chars"  # default length_unit
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "max_min": max_min,
-    "max_random": max_random,
-    "max_max": max_max,
-    "max_min_p": max_min,  # on length-penalised scores
-    "random": random_pair,
+STRATEGIES: dict[str, Rule] = {
+    "max_min": Rule(original_max_min, original=True),
+    "max_random": Rule(original_max_random, original=True),
+    "max_max": Rule(original_max_max, original=True),
+    "max_min_p": Rule(original_max_min, original=True, penalised=True),
+    "random": Rule(original_random, original=True),
+    "max_random_lower": Rule(max_random_lower, original=False),
+    "max_next_lower": Rule(max_next_lower, original=False),
+    "max_min_len_penalty": Rule(max_min_drawn, original=False, penalised=True, penalty=1e-4, unit="tokens"),
 }
-LENGTH_PENALISED = ("max_min_p",)
 CHOOSE_TYPES = (*STRATEGIES, "raft")
 LENGTH_UNITS = ("tokens", "chars")
 
@@ -139,11 +186,15 @@ class PairsArgs:
     drop_truncated: bool = field(
         default=False, metadata={"help": "leave out responses that hit the length limit (finish_reason 'length')"}
     )
-    length_penalty: float = field(
-        default=1e-4, metadata={"help": "max_min_p: score = reward - length_penalty * length (per length_unit)"}
+    length_penalty: float | None = field(
+        default=None,
+        metadata={"help": "max_min_p, max_min_len_penalty: score = reward - length_penalty * length; "
+                          "default 0 for max_min_p (the original's), 1e-4 for max_min_len_penalty"},
     )
-    length_unit: str = field(
-        default="tokens", metadata={"help": f"max_min_p's length: one of {LENGTH_UNITS} (tokens from num_tokens)"}
+    length_unit: str | None = field(
+        default=None,
+        metadata={"help": f"the length: one of {LENGTH_UNITS} (tokens from num_tokens); default chars for "
+                          "max_min_p (the original's), tokens for max_min_len_penalty"},
     )
     stats_file: str | None = field(
         default=None, metadata={"help": "stats JSON to update (section 'pairs'); default stats.json beside the output"}
@@ -151,6 +202,11 @@ class PairsArgs:
 
     def __post_init__(self):
         check_choose_type(self.choose_type)
+        rule = STRATEGIES.get(self.choose_type)
+        if self.length_penalty is None:
+            self.length_penalty = rule.penalty if rule else 0.0
+        if self.length_unit is None:
+            self.length_unit = rule.unit if rule else "chars"
         if self.length_unit not in LENGTH_UNITS:
             raise ConfigError(f"length_unit must be one of {LENGTH_UNITS}, got {self.length_unit!r}")
         if self.length_penalty < 0:
@@ -162,20 +218,22 @@ class PairsArgs:
 class Candidate(NamedTuple):
     text: str
     reward: float
-    correct: bool
-    tokens: int
+    correct: bool | None  # None: the file has no ``correct`` (the original's labeled records)
+    tokens: int | None  # None: the file has no ``num_tokens``
 
 
-def candidates(record: dict, drop_truncated: bool) -> tuple[list[Candidate], int, int]:
-    """The responses a strategy may pick, plus how many were dropped as truncated and as duplicates."""
+def candidates(record: dict, drop_truncated: bool, dedupe: bool) -> tuple[list[Candidate], int, int]:
+    """The responses a strategy may pick, in order, plus how many were dropped as truncated and as duplicates."""
     seen: set[str] = set()
     kept: list[Candidate] = []
     truncated = duplicates = 0
-    keys = ("responses", "rewards", "correct", "num_tokens", "finish_reasons")
-    for text, reward, correct, tokens, finish in zip(*(record[key] for key in keys), strict=True):
+    unknown = [None] * len(record["responses"])
+    columns = [record["responses"], record["rewards"]]
+    columns += [record.get(key, unknown) for key in ("correct", "num_tokens", "finish_reasons")]
+    for text, reward, correct, tokens, finish in zip(*columns, strict=True):
         if drop_truncated and finish == "length":
             truncated += 1
-        elif text in seen:
+        elif dedupe and text in seen:
             duplicates += 1
         else:
             seen.add(text)
@@ -183,15 +241,35 @@ def candidates(record: dict, drop_truncated: bool) -> tuple[list[Candidate], int
     return kept, truncated, duplicates
 
 
+def needs_correct(args: PairsArgs) -> str | None:
+    """The option or choose_type that needs the ``correct`` key, if any is set."""
+    if args.choose_type == "raft":
+        return "choose_type raft"
+    return next((f"--{name}" for name in ("drop_all_correct", "drop_all_wrong", "drop_format_pairs")
+                 if getattr(args, name)), None)
+
+
+def scores_of(kept: list[Candidate], args: PairsArgs) -> list[float]:
+    """The rewards, minus the length penalty for the penalised strategies."""
+    rewards = [float(c.reward) for c in kept]
+    if not STRATEGIES[args.choose_type].penalised:
+        return rewards
+    if args.length_unit == "tokens" and any(c.tokens is None for c in kept):
+        raise ValueError("length_unit tokens needs num_tokens, which this file lacks; use --length_unit chars")
+    lengths = [c.tokens if args.length_unit == "tokens" else len(c.text) for c in kept]
+    return [round(r - args.length_penalty * n, 6) for r, n in zip(rewards, lengths, strict=True)]
+
+
 def choose(record: dict, args: PairsArgs, stats: PairStats) -> dict | None:
     """The output record for one prompt (a pair, or a RAFT completion), or None; ``stats`` counts why."""
     rng = random.Random(f"{args.seed}:{record['idx']}")
-    correct = record["correct"]
+    correct = record.get("correct")
     if correct and args.drop_all_correct and all(correct):
         return stats.none("all_correct")
     if correct and args.drop_all_wrong and not any(correct):
         return stats.none("all_wrong")
-    kept, truncated, duplicates = candidates(record, args.drop_truncated)
+    rule = STRATEGIES.get(args.choose_type)
+    kept, truncated, duplicates = candidates(record, args.drop_truncated, dedupe=not (rule and rule.original))
     stats.dropped(truncated, duplicates)
     if args.choose_type == "raft":
         good = [c for c in kept if c.correct]
@@ -202,17 +280,19 @@ def choose(record: dict, args: PairsArgs, stats: PairStats) -> dict | None:
         return {"idx": record["idx"], "prompt": record["prompt"], "completion": pick.text, "reward": pick.reward}
     if len(kept) < 2:
         return stats.none("fewer_than_2")
-    scores = [float(c.reward) for c in kept]
-    if args.choose_type in LENGTH_PENALISED:
-        lengths = [c.tokens if args.length_unit == "tokens" else len(c.text) for c in kept]
-        scores = [round(s - args.length_penalty * n, 6) for s, n in zip(scores, lengths, strict=True)]
-    picked = STRATEGIES[args.choose_type](scores, rng)
+    scores = scores_of(kept, args)
+    picked = rule.pick(scores, rng)
     if picked is None:
         return stats.none("tie")
-    chosen, rejected = kept[picked[0]], kept[picked[1]]
-    if not chosen.correct and not rejected.correct and args.drop_format_pairs:
+    # The original orders the two by raw reward (max_min_p too); the project's variants by their score.
+    order = [float(c.reward) for c in kept] if rule.original else scores
+    i, j = picked if order[picked[0]] >= order[picked[1]] else picked[::-1]
+    if order[i] == order[j] or kept[i].text == kept[j].text:
+        return stats.none("tie")
+    chosen, rejected = kept[i], kept[j]
+    if chosen.correct is False and rejected.correct is False and args.drop_format_pairs:
         return stats.none("format_only")
-    high, low = scores[picked[0]], scores[picked[1]]
+    high, low = order[i], order[j]
     stats.pair(chosen, rejected, high, low)
     return {
         "idx": record["idx"],
@@ -225,10 +305,18 @@ def choose(record: dict, args: PairsArgs, stats: PairStats) -> dict | None:
     }
 
 
-def make_records(records: Iterator[dict], args: PairsArgs, stats: PairStats) -> Iterator[dict]:
-    for record in records:
+def make_records(path: str, args: PairsArgs, stats: PairStats) -> Iterator[dict]:
+    """The output records of the labeled file ``path``; a record this run cannot use raises naming its line."""
+    needed = needs_correct(args)
+    for line, value in iter_jsonl(path):
+        record = check_record(value, LABELED, path, line)
+        if needed and "correct" not in record:
+            raise RecordError(path, line, f"{needed} needs the key 'correct' (annotate/label.py writes it)")
         stats.prompts += 1
-        out = choose(record, args, stats)
+        try:
+            out = choose(record, args, stats)
+        except ValueError as e:
+            raise RecordError(path, line, str(e)) from None
         if out is not None:
             yield out
 
@@ -236,7 +324,7 @@ def make_records(records: Iterator[dict], args: PairsArgs, stats: PairStats) -> 
 def main(args: PairsArgs) -> dict:
     """Write the pairs (or RAFT) file and the ``pairs`` section of stats.json; return that section."""
     stats = PairStats(args.choose_type)
-    written = write_jsonl(args.output_dir, make_records(iter_records(args.dataset_name_or_path, LABELED), args, stats))
+    written = write_jsonl(args.output_dir, make_records(args.dataset_name_or_path, args, stats))
     summary = stats.summary()
     update_stats(stats_path(args.output_dir, args.stats_file), "pairs", summary)
     reasons = ", ".join(f"{k} {v}" for k, v in summary["no_record"].items() if v) or "none"

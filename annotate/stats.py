@@ -1,4 +1,4 @@
-"""``stats.json``: the numbers of one iteration's annotate stage, written by label.py and pairs.py.
+"""``stats.json``: the numbers of one iteration's annotate stage, written by audit.py, label.py and pairs.py.
 
 Each script owns one section of the file and replaces only that section (read-modify-write, written
 atomically), so ``label.py`` then ``pairs.py`` leave ``{"label": {...}, "pairs": {...}}``. The file
@@ -8,7 +8,7 @@ the run report read these keys:
 ``label`` (annotate/label.py)
     prompts, responses          records read, responses graded
     K                           most responses any prompt has (pass@K is per prompt, over its own n)
-    correct                     responses graded correct
+    correct                     responses credited correct by the reward policy
     mean_reward                 mean reward over all responses
     pass@1, pass@K              the sampler's pass rates, averaged over prompts with >= 1 response;
                                 pass@K = fraction of prompts with at least one correct response
@@ -18,10 +18,20 @@ the run report read these keys:
     no_responses                prompts with an empty ``responses`` list
     no_box                      responses without a ``\\boxed{}`` (wrong ones get ``reward_no_box``)
     truncated                   responses that stopped at the length limit (``finish_reasons`` "length")
-    mean_num_tokens             mean response length in tokens (``num_tokens``)
+    mean_num_tokens             mean response length in tokens (``num_tokens``, where known)
     timeouts                    responses whose grading hit the time limit (graded incorrect)
+    truncated_implicit          truncated responses whose answer an implicit rule read (last number,
+                                last math, ...): never credited, in any policy
+    extraction                  {rule: {"responses": n, "correct": c}}: verdicts per extraction rule
+                                (annotate/extract.py RULES, "none" when no rule found an answer)
+    audit_dropped               prompts left out because their gt failed the audit (``--audit_file``)
+    reward_policy               recipe or strict_box (annotate/label.py)
     rewards                     the reward scheme used: {"correct": .., "wrong": .., "no_box": ..}
     seconds, responses_per_second, num_workers
+
+``audit`` (annotate/audit.py, before the iteration samples)
+    prompts, fail_share, max_fail_share
+    failed                      [{"idx", "gt", "reasons"}]: prompts whose gt failed (left out by label.py)
 
 ``pairs`` (annotate/pairs.py; also for ``--choose_type raft``)
     choose_type, prompts        the strategy; records read
@@ -102,10 +112,13 @@ def powers_of_two_up_to(k: int) -> list[int]:
 class LabelStats:
     """Accumulates the ``label`` section one labeled record at a time."""
 
-    def __init__(self, rewards: dict[str, float]):
-        self.rewards = rewards
+    def __init__(self, rewards: dict[str, float], policy: str = "recipe"):
+        self.rewards, self.policy = rewards, policy
+        self.truncated_implicit = self.audit_dropped = 0
+        self.extraction: dict[str, Counter[str]] = {}
         self.prompts = self.responses = self.correct = self.no_box = self.truncated = 0
         self.timeouts = self.no_responses = self.all_correct = self.all_wrong = self.tokens = 0
+        self.counted = 0  # responses whose num_tokens is known (the original recipe's samples have none)
         self.reward_sum = 0.0
         self.pass_sums: Counter[int] = Counter()
         self.pass_counts: Counter[int] = Counter()
@@ -113,15 +126,22 @@ class LabelStats:
 
     def add(self, record: dict, grades: Sequence) -> None:
         """Count one labeled record; ``grades`` are its responses' ``annotate.grader.Grade`` results."""
-        n, c = len(grades), sum(g.correct for g in grades)
+        verdicts = record.get("correct", [g.correct for g in grades])
+        n, c = len(grades), sum(verdicts)
+        self.truncated_implicit += sum(g.rule == "truncated" for g in grades)
+        for g, ok in zip(grades, verdicts, strict=True):
+            counts = self.extraction.setdefault(g.extraction, Counter())
+            counts["responses"] += 1
+            counts["correct"] += bool(ok)
         self.prompts += 1
         self.responses += n
         self.correct += c
         self.timeouts += sum(g.timed_out for g in grades)
         self.no_box += sum(not g.boxed for g in grades)
         self.reward_sum += sum(record["rewards"])
-        self.truncated += sum(reason == "length" for reason in record["finish_reasons"])
-        self.tokens += sum(record["num_tokens"])
+        self.truncated += sum(reason == "length" for reason in record.get("finish_reasons", ()))
+        self.tokens += sum(record.get("num_tokens", ()))
+        self.counted += len(record.get("num_tokens", ()))
         self.K = max(self.K, n)
         if n == 0:
             self.no_responses += 1
@@ -150,8 +170,13 @@ class LabelStats:
             "no_responses": self.no_responses,
             "no_box": self.no_box,
             "truncated": self.truncated,
-            "mean_num_tokens": mean(self.tokens, self.responses),
+            "mean_num_tokens": mean(self.tokens, self.counted),
             "timeouts": self.timeouts,
+            "truncated_implicit": self.truncated_implicit,
+            "extraction": {rule: {"responses": c["responses"], "correct": c["correct"]}
+                           for rule, c in sorted(self.extraction.items())},
+            "audit_dropped": self.audit_dropped,
+            "reward_policy": self.policy,
             "rewards": self.rewards,
             "seconds": round(seconds, 3),
             "responses_per_second": round(self.responses / seconds, 1) if seconds > 0 else None,
@@ -168,6 +193,12 @@ class PairStats:
         self.format_only_pairs = 0
         self.no_record: Counter[str] = Counter()
         self.sums: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # values summed per key: token counts may be unknown (None)
+
+    def _add(self, **values) -> None:
+        known = {key: value for key, value in values.items() if value is not None}
+        self.sums.update(known)
+        self.counts.update(known.keys())
 
     def none(self, reason: str) -> None:
         """Count a prompt that gave no record, and why; returns None so callers can ``return`` it."""
@@ -180,8 +211,8 @@ class PairStats:
     def pair(self, chosen, rejected, chosen_score: float, rejected_score: float) -> None:
         """Count a pair; ``chosen``/``rejected`` have ``text``, ``tokens`` and ``correct``."""
         self.records += 1
-        self.format_only_pairs += not chosen.correct and not rejected.correct
-        self.sums.update(
+        self.format_only_pairs += chosen.correct is False and rejected.correct is False
+        self._add(
             chosen_reward=chosen_score, rejected_reward=rejected_score, margin=chosen_score - rejected_score,
             chosen_tokens=chosen.tokens, rejected_tokens=rejected.tokens,
             chosen_chars=len(chosen.text), rejected_chars=len(rejected.text),
@@ -190,7 +221,7 @@ class PairStats:
     def completion(self, pick) -> None:
         """Count a RAFT completion; ``pick`` has ``text``, ``tokens`` and ``reward``."""
         self.records += 1
-        self.sums.update(reward=pick.reward, completion_tokens=pick.tokens, completion_chars=len(pick.text))
+        self._add(reward=pick.reward, completion_tokens=pick.tokens, completion_chars=len(pick.text))
 
     def summary(self) -> dict[str, Any]:
         if self.choose_type == "raft":
@@ -208,5 +239,5 @@ class PairStats:
         }
         if self.choose_type != "raft":
             out["format_only_pairs"] = self.format_only_pairs
-        out.update({f"{key}_mean": mean(self.sums[key], self.records) for key in means})
+        out.update({f"{key}_mean": mean(self.sums[key], self.counts[key]) for key in means})
         return out

@@ -5,7 +5,10 @@ Reads every *.jsonl of ../shared/grader_dev/ (or the files given), one {"id", "s
 per-case limit: ours kills its symbolic worker, math-verify uses its own signal-based timeouts). Prints
 accuracy per source, false positives/negatives, timeouts, cases/s and p50/p99/max latency, the speed-up
 on real-looking data (math500_gold + minerva_gold), and the batch API's throughput with 1 and 2 workers.
-math-verify is a benchmark-only dependency.
+Also graded: tests/data/*.jsonl (hand-written outputs in various model styles) and the math500_gold cases
+restyled at run time into eight closing styles (boxed, Llama's "final answer is:", markdown "**Answer:**",
+bold, Minerva, GSM8K ####, PRM800K # Answer, none); per extraction rule, how many verdicts it made and
+its errors. math-verify is a benchmark-only dependency.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/grader_bench.py
     .venv/bin/python bench/grader_bench.py ../shared/grader_dev/math500_gold.jsonl --limit 5 --show-errors
@@ -20,14 +23,18 @@ import os
 import statistics
 import sys
 import time
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from annotate.extract import RULES, last_boxed_span  # noqa: E402
 from annotate.grader import grade, grade_many  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "grader_dev"
+# Hand-written model outputs in various styles (ours): always added to the default corpus.
+OWN_CORPUS = REPO / "tests" / "data"
 REAL_SOURCES = ("math500_gold", "minerva_gold")
 CANARY = Path("/tmp/pwned_grader")
 
@@ -46,13 +53,48 @@ def load(paths: list[Path]) -> list[dict]:
     return cases
 
 
-def run_ours(case: dict, limit: float) -> tuple[bool, float, bool, str]:
+# How a restyled case states its answer X (the solution's own box removed): the closing forms of
+# Qwen-math, Llama, GPT-like markdown, Minerva, GSM8K and PRM800K outputs, and none at all.
+STYLES = (
+    ("qwen_boxed", "{body}\n\nTherefore, the final answer is $\\boxed{{{x}}}$."),
+    ("llama_final", "{body}\n\nThe final answer is: ${x}$"),
+    ("markdown_bold", "{body}\n\n**Answer:** ${x}$"),
+    ("answer_is_bold", "{body}\n\nSo the answer is **${x}$**."),
+    ("minerva", "{body}\n\nFinal Answer: The final answer is ${x}$. I hope it is correct."),
+    ("gsm8k_hash", "{body}\n#### {x}"),
+    ("prm800k", "{body}\n\n# Answer\n\n{x}"),
+    ("unmarked", "{body}"),
+)
+
+
+def restyle(cases: list[dict]) -> list[dict]:
+    """math500_gold cases with the solution's box removed and the answer stated in each style in turn.
+
+    The answer text is the box's content, so each label stays what it was. Built at run time from the
+    shared corpus (nothing of it is copied into the repo); "unmarked" keeps the unboxed solution only.
+    """
+    out = []
+    for case in (c for c in cases if c["source"] == "math500_gold"):
+        found = last_boxed_span(case["response"])
+        if found is None:
+            continue
+        answer, end = found
+        start = case["response"].rfind("\\boxed", 0, end)
+        body = case["response"][:start] + answer + case["response"][end:]
+        # One style per problem, so its positive and negative case are stated alike.
+        style, template = STYLES[zlib.crc32(case["id"].rsplit(":", 1)[0].encode()) % len(STYLES)]
+        out.append({"id": f"{case['id']}:{style}", "source": f"styled_{style}", "response": template.format(body=body, x=answer),
+                    "gt": case["gt"], "label": case["label"]})
+    return out
+
+
+def run_ours(case: dict, limit: float) -> tuple[bool, float, bool, str, str]:
     start = time.perf_counter()
     g = grade(case["response"], case["gt"], timeout=limit)
-    return g.correct, time.perf_counter() - start, g.timed_out, g.rule
+    return g.correct, time.perf_counter() - start, g.timed_out, g.rule, g.extraction
 
 
-def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str]:
+def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str, str]:
     from math_verify import parse, verify
     from math_verify.errors import TimeoutException
 
@@ -67,7 +109,7 @@ def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str]:
         correct, timed_out = False, True
     except Exception:  # noqa: BLE001 - any math-verify failure counts as an incorrect verdict
         correct = False
-    return correct, time.perf_counter() - start, timed_out, ""
+    return correct, time.perf_counter() - start, timed_out, "", ""
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -81,14 +123,17 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=5.0, help="per-case wall-clock limit in seconds, both graders")
     ap.add_argument("--show-errors", action="store_true", help="print every case our grader gets wrong")
     ap.add_argument("--skip-math-verify", action="store_true", help="run only our grader")
+    ap.add_argument("--no-restyle", action="store_true", help="leave out the restyled math500_gold cases")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     # math-verify logs every timeout with the whole (up to 1 MiB) input.
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
-    files = args.files or sorted(DEFAULT_CORPUS.glob("*.jsonl"))
+    files = args.files or sorted(DEFAULT_CORPUS.glob("*.jsonl")) + sorted(OWN_CORPUS.glob("*.jsonl"))
     if not files:
         sys.exit(f"no corpus files under {DEFAULT_CORPUS}")
     cases = load(files)
+    if not args.no_restyle:
+        cases += restyle(cases)
     CANARY.unlink(missing_ok=True)
 
     graders = {"ours": run_ours} if args.skip_math_verify else {"ours": run_ours, "math-verify": run_math_verify}
@@ -142,6 +187,14 @@ def main() -> None:
 
     rules = [r[3] for r in results["ours"]]
     print("\nrules that decided (ours): " + ", ".join(f"{r} {rules.count(r)}" for r in sorted(set(rules))))
+    print("\nextraction rules (ours): verdicts, true / false, errors (FP / FN)")
+    for rule in (*RULES, "none"):
+        idx = [i for i, r in enumerate(results["ours"]) if r[4] == rule]
+        if idx:
+            true = sum(results["ours"][i][0] for i in idx)
+            fp = sum(results["ours"][i][0] and not cases[i]["label"] for i in idx)
+            fn = sum(cases[i]["label"] and not results["ours"][i][0] for i in idx)
+            print(f"  {rule:<16}{len(idx):>6} verdicts  {true:>5} true {len(idx) - true:>5} false   FP {fp:>3}  FN {fn:>3}")
     # The fast path runs in the calling process; workers take the cases that need sympy, so the
     # second set (only such cases, 4 times over) is where workers add throughput.
     symbolic = [(c["response"], c["gt"]) for c, r in zip(cases, rules, strict=True) if r == "symbolic"] * 4
@@ -157,11 +210,11 @@ def main() -> None:
 
     if args.show_errors:
         print("\nour errors:")
-        for case, (verdict, _, timed_out, _) in zip(cases, results["ours"], strict=True):
+        for case, (verdict, _, timed_out, _, _) in zip(cases, results["ours"], strict=True):
             if verdict != case["label"]:
                 g = grade(case["response"], case["gt"], timeout=args.limit)
                 print(
-                    f"  {case['id']} label={case['label']} rule={g.rule} timed_out={timed_out} "
+                    f"  {case['id']} label={case['label']} rule={g.rule} extraction={g.extraction} timed_out={timed_out} "
                     f"extracted={(g.extracted or '')[:100]!r} gt={case['gt'][:100]!r}"
                 )
 

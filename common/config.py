@@ -29,6 +29,10 @@ class ConfigError(ValueError):
 
 def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> tuple[Any, ...]:
     """Parse ``[CONFIG.yaml] [--config CONFIG.yaml] [--key value ...]`` into instances of ``dataclass_types``."""
+    # Importing TRL sets VLLM_LOGGING_LEVEL=ERROR where it is unset (trl/_compat.py, TRL 1.16), which would
+    # keep vLLM's INFO and WARNING lines (memory, KV cache, truncated prompts) out of the stage logs. vLLM's
+    # own default first, so TRL leaves it alone; a level the user set is kept.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
     from trl import TrlParser
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -24,25 +24,45 @@ from typing import IO, Any
 
 @dataclass(frozen=True)
 class Schema:
-    """The keys a record kind must have; ``lists`` must hold JSON lists of one common length."""
+    """The keys a record kind must have; ``lists`` must hold JSON lists of one common length.
+
+    ``optional_lists`` may be absent (unknown: the original recipe's files lack them); when present they
+    are checked like ``lists``. With ``idx_from_line`` a record without ``idx`` gets its 0-based line
+    number (its position in a JSON array file), so files from the original recipe, which have no ids,
+    can be read and their records still named.
+    """
 
     name: str
     required: tuple[str, ...]
     lists: tuple[str, ...] = ()
+    optional_lists: tuple[str, ...] = ()
+    idx_from_line: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key this schema names, required or optional."""
+        return self.required + tuple(k for k in self.lists + self.optional_lists if k not in self.required)
 
 
 PROMPTS = Schema("prompts", ("idx", "problem", "gt"))
+# Samples: the prompt record (``problem`` and other prompt keys carried along when generation wrote it)
+# plus the rendered ``prompt`` and K ``responses``; ``finish_reasons`` ("stop"/"length") and
+# ``num_tokens`` are optional. The original recipe's ``{prompt, responses, gt}`` records are samples.
+# A prompt that generation/sample.py could not sample (``DROPPED`` says why; today only a prompt at or
+# over the context length) is kept as a record with empty lists, so no prompt is lost unaccounted for.
 SAMPLES = Schema(
-    "samples",
-    PROMPTS.required + ("prompt", "responses", "finish_reasons", "num_tokens"),
-    lists=("responses", "finish_reasons", "num_tokens"),
+    "samples", ("idx", "gt", "prompt", "responses"), lists=("responses",),
+    optional_lists=("finish_reasons", "num_tokens"), idx_from_line=True,
 )
+DROPPED = "dropped"
+PROMPT_TOO_LONG = "prompt_too_long"
 LABELED = Schema(
-    "labeled",
-    SAMPLES.required + ("rewards", "correct", "extracted"),
-    lists=SAMPLES.lists + ("rewards", "correct", "extracted"),
+    "labeled", SAMPLES.required + ("rewards",), lists=("responses", "rewards"),
+    optional_lists=SAMPLES.optional_lists + ("correct", "extracted"), idx_from_line=True,
 )
-PAIRS = Schema("pairs", ("idx", "prompt", "chosen", "rejected", "chosen_reward", "rejected_reward", "margin"))
+# TRL's preference keys, as in the original's pairs; annotate/pairs.py also writes ``idx``,
+# ``chosen_reward``, ``rejected_reward`` and ``margin``.
+PAIRS = Schema("pairs", ("prompt", "chosen", "rejected"))
 # SFT: the warm-up's worked solutions; RAFT: the best correct response per prompt, with its reward.
 SFT = Schema("sft", ("idx", "prompt", "completion"))
 RAFT = Schema("raft", SFT.required + ("reward",))
@@ -77,11 +97,13 @@ def check_record(record: Any, schema: Schema, path: str | os.PathLike = "<record
     """Return ``record`` if it has every key of ``schema`` with lists where lists are due; else raise."""
     if not isinstance(record, dict):
         raise RecordError(path, line, f"expected a JSON object ({schema.name} record), got {type(record).__name__}")
+    if schema.idx_from_line and "idx" not in record:
+        record = {"idx": line - 1, **record}
     missing = [key for key in schema.required if key not in record]
     if missing:
         raise RecordError(path, line, f"missing key {missing[0]!r} ({schema.name} records need {list(schema.required)})")
     lengths = {}
-    for key in schema.lists:
+    for key in schema.lists + tuple(k for k in schema.optional_lists if k in record):
         if not isinstance(record[key], list):
             raise RecordError(path, line, f"key {key!r} must be a list, got {type(record[key]).__name__}")
         lengths[key] = len(record[key])
@@ -96,8 +118,21 @@ def check_record(record: Any, schema: Schema, path: str | os.PathLike = "<record
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, value)`` for each non-blank line; a line that is not JSON raises RecordError."""
+    """Yield ``(line_number, value)`` for each non-blank line; a line that is not JSON raises RecordError.
+
+    A file that starts with ``[`` is one JSON array (the original recipe's labeled file is
+    ``json.dump(all_data, indent=4)``): its items come with their 1-based position as the "line".
+    """
     with open(path, encoding="utf-8") as f:
+        if _starts_array(f):
+            try:
+                items = json.load(f)
+            except json.JSONDecodeError as e:
+                raise RecordError(path, e.lineno, f"not a valid JSON array ({e.msg} at column {e.colno})") from None
+            if not isinstance(items, list):
+                raise RecordError(path, 1, "expected one JSON array or JSON lines")
+            yield from enumerate(items, start=1)
+            return
         for line_number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -105,6 +140,14 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
                 yield line_number, json.loads(line)
             except json.JSONDecodeError as e:
                 raise RecordError(path, line_number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+
+
+def _starts_array(f: IO[str]) -> bool:
+    """Whether the first non-blank character of ``f`` is ``[``; rewinds ``f``."""
+    while (char := f.read(1)) and char.isspace():
+        pass
+    f.seek(0)
+    return char == "["
 
 
 def iter_records(path: str | os.PathLike, schema: Schema | None = None) -> Iterator[dict]:

@@ -172,6 +172,30 @@ class PretokenizedDPOTrainer(DPOTrainer):
         return dataset
 
 
+def release_precompute_engines(trainer: DPOTrainer) -> None:
+    """Drop what computed the reference log-probs, which are in the dataset now; training never calls it.
+
+    Under DeepSpeed, TRL 1.16 precomputes through an inference engine: with no reference model, one it
+    wraps around the policy itself (``deepspeed.initialize(model=policy)``, kept in ``_precompute_engine``
+    for later ``evaluate`` calls), else the reference model's. The engine's hooks outlive the reference
+    pass: ZeRO-3's parameter gather/release hooks on every submodule, and (DeepSpeed 0.19) the engine's
+    own forward prologue/epilogue hooks on the root module. Left there, the policy would train under two
+    engines' hooks, the training engine's and this one's. ``destroy()`` removes the ZeRO-3 hooks
+    (``DeepSpeedZeRoOffload.destroy``) but not the prologue/epilogue pair, which is removed here.
+    """
+    for name in ("_precompute_engine", "ref_model"):
+        engine = getattr(trainer, name, None)
+        if engine is None:
+            continue
+        if hasattr(engine, "destroy"):  # a DeepSpeed engine; a plain reference model has nothing to remove
+            engine.destroy()
+            for hook in ("module_forward_pre_hook", "module_forward_post_hook"):
+                if getattr(engine, hook, None) is not None:
+                    getattr(engine, hook).remove()
+                    setattr(engine, hook, None)
+        setattr(trainer, name, None)
+
+
 def reference_path(args: DPOScriptArgs) -> str:
     return args.initial_model_name_or_path if args.ref_policy == "initial" else args.model_name_or_path
 
@@ -206,8 +230,8 @@ def build_trainer(args: DPOScriptArgs, config: DPOTrainConfig) -> tuple[Pretoken
     trainer = PretokenizedDPOTrainer(
         model=model, ref_model=ref_model, args=config, train_dataset=dataset, processing_class=tokenizer
     )
-    if config.precompute_ref_log_probs and trainer.ref_model is not None:
-        trainer.ref_model = None  # its log-probs are in the dataset now; training never calls it
+    if config.precompute_ref_log_probs:
+        release_precompute_engines(trainer)
     facts = {
         "stage": "dpo",
         "model_name_or_path": args.model_name_or_path,

@@ -1,12 +1,18 @@
 """The evaluation benchmarks: where each one lives and how its fields become ``idx``, ``problem``, ``gt``.
 
-The five benchmarks of the recipe's results table load from the Hugging Face Hub by default, or from a
-local copy ``<data_dir>/<name>/<split>.jsonl`` in the Qwen2.5-Math evaluation layout
-(../shared/benchmarks/README.md). Any other name is a custom set read from the same place, with
-``problem`` (or ``question``) and ``gt`` (or ``answer``) fields; the CPU demo's held-out set is one.
+The five benchmarks of the recipe's results table ship with the project, in ``eval_math/data/<name>/
+test.jsonl`` (the Qwen2.5-Math evaluation layout; byte for byte the copies the original recipe bundles
+in its eval_math/data, see eval_math/data/README.md), and load from there by default. ``data_dir`` names
+another folder of that layout, or ``hub`` for the Hugging Face Hub copies (``Benchmark.hub_id``). Any
+other name is a custom set read from a folder, with ``problem`` (or ``question``) and ``gt`` (or
+``answer``) fields; the CPU demo's held-out set is one.
+
+A problem's text is what the Qwen2.5-Math harness (the original's eval_math/parser.py
+``parse_question``) sends: stripped of surrounding white space, with " (Yes or No)" or " (True or
+False)" appended when the ground truth is yes/no or true/false (none of the five benchmarks has one).
 
     from eval_math.benchmarks import load_benchmark
-    problems = load_benchmark("amc23", data_dir="../shared/benchmarks")   # [{"idx", "problem", "gt"}, ...]
+    problems = load_benchmark("amc23")   # [{"idx", "problem", "gt"}, ...]
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from common.records import RecordError, iter_jsonl
 logger = logging.getLogger(__name__)
 
 RECIPE_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench")
+BUNDLED_DATA_DIR = Path(__file__).resolve().parent / "data"
+HUB = "hub"  # --data_dir value that loads the Hub copies
 
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
@@ -129,7 +137,7 @@ def benchmark(name: str) -> Benchmark:
 def _hub_rows(spec: Benchmark) -> Iterator[tuple[int, dict]]:
     if spec.hub_id is None:
         raise BenchmarkError(
-            f"unknown benchmark {spec.name!r}: choose one of {list(BENCHMARKS)} or give --data_dir with "
+            f"{spec.name!r} has no Hub copy: choose one of {list(BENCHMARKS)} or give --data_dir with "
             f"{spec.name}/<split>.jsonl"
         )
     try:
@@ -145,17 +153,25 @@ def _hub_rows(spec: Benchmark) -> Iterator[tuple[int, dict]]:
     yield from enumerate(rows, start=1)
 
 
+def question_text(problem: str, gt: str) -> str:
+    """The problem as the Qwen2.5-Math harness words it (see the module docstring)."""
+    suffix = {"yes": " (Yes or No)", "no": " (Yes or No)", "true": " (True or False)", "false": " (True or False)"}
+    return problem.strip() + suffix.get(gt.lower(), "")
+
+
 def load_benchmark(name: str, data_dir: str | None = None, split: str = "test") -> list[dict]:
     """Prompt records ``{"idx", "problem", "gt"}`` of benchmark ``name``, in file order.
 
+    ``data_dir``: a folder of ``<name>/<split>.jsonl`` (default: the bundled eval_math/data), or ``hub``.
     ``idx`` is the row's own ``idx`` when it has one, else its position (0-based), as in the Qwen2.5-Math
     evaluation. A row that cannot be mapped raises RecordError naming the file (or Hub id) and line.
     """
     spec = benchmark(name)
-    if data_dir:
-        path = Path(data_dir) / name / f"{split}.jsonl"
+    if data_dir != HUB:
+        path = Path(data_dir or BUNDLED_DATA_DIR) / name / f"{split}.jsonl"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file (expected <data_dir>/<name>/<split>.jsonl)")
+            hint = "" if data_dir or spec.hub_id is None else f" (or --data_dir {HUB} for {spec.hub_id})"
+            raise FileNotFoundError(f"{path}: no such file (expected <data_dir>/<name>/<split>.jsonl){hint}")
         source, rows = str(path), iter_jsonl(path)
     else:
         source, rows = f"{spec.hub_id}[{spec.hub_split}]", _hub_rows(spec)
@@ -164,7 +180,8 @@ def load_benchmark(name: str, data_dir: str | None = None, split: str = "test") 
         if not isinstance(row, dict):
             raise RecordError(source, line, f"expected a JSON object, got {type(row).__name__}")
         try:
-            record = {"idx": row.get("idx", len(problems)), "problem": spec.problem(row), "gt": spec.answer(row)}
+            gt = spec.answer(row)
+            record = {"idx": row.get("idx", len(problems)), "problem": question_text(spec.problem(row), gt), "gt": gt}
         except ValueError as e:
             raise RecordError(source, line, f"{name}: {e}") from None
         if record["idx"] in seen:

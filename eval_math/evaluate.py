@@ -26,7 +26,7 @@ from annotate.grader import grade_many, is_correct
 from common.config import ConfigError, run_cli
 from common.prompts import PROMPT_TYPES, render_prompt
 from common.records import RecordError, atomic_open, iter_records, write_json, write_jsonl
-from eval_math.benchmarks import RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
+from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
 from eval_math.metrics import summarize
 from generation.engines import ENGINES, SamplingSpec, end_of_turn_token, make_engine
 
@@ -48,12 +48,18 @@ class EvalArgs:
                           "--data_dir; with --score_only, the one benchmark the file holds (default: file name)"},
     )
     data_dir: str = field(
-        default="", metadata={"help": "read <data_dir>/<name>/<split>.jsonl instead of the Hugging Face Hub"}
+        default="",
+        metadata={"help": "folder of <name>/<split>.jsonl (default: the bundled eval_math/data); "
+                          f"'{HUB}': the Hugging Face Hub copies"},
     )
     split: str = field(
         default="test", metadata={"help": "which file of a local copy (<split>.jsonl); Hub copies have their own"}
     )
-    prompt_type: str = field(default="qwen25-math-cot", metadata={"help": f"one of {PROMPT_TYPES}"})
+    prompt_type: str = field(
+        default="online-dpo-r1",
+        metadata={"help": f"one of {PROMPT_TYPES}; online-dpo-r1 is the recipe's (its training prompt), "
+                          "qwen25-math-cot the upstream Qwen2.5-Math one"},
+    )
     n_sampling: int = field(default=1, metadata={"help": "responses per problem"})
     temperature: float = field(default=0.0, metadata={"help": "0 is greedy decoding (then n_sampling must be 1)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
@@ -74,6 +80,12 @@ class EvalArgs:
                           "or `response`, and `gt` (or `answer`); eval, samples and labeled records qualify"},
     )
     model_label: str = field(default="", metadata={"help": "row name in the results table (default: the model)"})
+    write_summary: bool = field(
+        default=True,
+        metadata={"help": "false: only the benchmarks' files, no summary.{json,md}: for one of several processes "
+                          "sharing --output_dir (run_iter_dpo.sh under SLURM); a last run over all the benchmarks "
+                          "then finds them evaluated and writes the summary"},
+    )
 
     def __post_init__(self):
         if not self.output_dir:
@@ -186,13 +198,16 @@ def grade(records: list[dict], num_workers: int) -> dict:
     pairs = [(response, record["gt"]) for record in records for response in record["responses"]]
     grades = iter(grade_many(pairs, num_workers=num_workers))
     timeouts = 0
+    rules: dict[str, int] = {}  # verdicts per extraction rule (annotate/extract.py RULES)
     for record in records:
         mine = [next(grades) for _ in record["responses"]]
         record["preds"] = [g.extracted for g in mine]
         record["scores"] = [bool(g.correct) for g in mine]
         record["boxed"] = [bool(g.boxed) for g in mine]
         timeouts += sum(bool(g.timed_out) for g in mine)
-    return {"responses": len(pairs), "grader_timeouts": timeouts}
+        for g in mine:
+            rules[g.extraction] = rules.get(g.extraction, 0) + 1
+    return {"responses": len(pairs), "grader_timeouts": timeouts, "extraction": dict(sorted(rules.items()))}
 
 
 def finish_benchmark(name: str, records: list[dict], args: EvalArgs, started: float) -> dict:
@@ -207,6 +222,7 @@ def finish_benchmark(name: str, records: list[dict], args: EvalArgs, started: fl
     metrics.update(
         boxed_rate=sum(sum(r["boxed"]) for r in records) / responses,
         grader_timeouts=counts["grader_timeouts"],
+        extraction=counts["extraction"],
     )
     if all("finish_reasons" in r for r in records):
         metrics["truncated_rate"] = sum(f == "length" for r in records for f in r["finish_reasons"]) / responses
@@ -337,7 +353,7 @@ def write_summary(args: EvalArgs, results: dict[str, dict]) -> dict:
 
 def main(args: EvalArgs) -> dict:
     results = score_only(args) if args.score_only else evaluate_benchmarks(args)
-    return write_summary(args, results)
+    return write_summary(args, results) if args.write_summary else {"benchmarks": results}
 
 
 if __name__ == "__main__":

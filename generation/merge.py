@@ -5,7 +5,9 @@
 
 Every shard_<i>_of_<w>.jsonl must exist and hold the number of prompts the shard rule gives it, and every
 idx must appear exactly once; with --dataset_name_or_path, every prompt of the data must be there too.
-Otherwise the merge fails naming the missing shard or prompts and writes nothing.
+Otherwise the merge fails naming the missing shard or prompts and writes nothing. A prompt that
+sample.py did not sample (too long for the context) is in its shard as a record with empty lists and a
+``dropped`` reason: it is accounted for, kept in the merged file, and named in a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import ConfigError, run_cli
-from common.records import SAMPLES, read_records, write_jsonl
+from common.records import DROPPED, SAMPLES, read_records, write_jsonl
 from generation.sample import load_rows, row_idx, shard_path, shard_positions
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,12 @@ def main(args: MergeArgs) -> None:
         expected = [row_idx(row, position) for position, (_, row) in enumerate(rows)]
     records = merge(shards, expected)
     write_jsonl(args.output_file, records)
-    logger.info("merged %d shards into %s: %d prompts", args.my_world_size, args.output_file, len(records))
+    dropped = Counter(r[DROPPED] for r in records if r.get(DROPPED))
+    logger.info("merged %d shards into %s: %d prompts, %d sampled", args.my_world_size, args.output_file,
+                len(records), len(records) - sum(dropped.values()))
+    for reason, count in dropped.items():
+        logger.warning("%d prompts were not sampled (%s): idx %s", count, reason,
+                       _named(r["idx"] for r in records if r.get(DROPPED) == reason))
 
 
 if __name__ == "__main__":

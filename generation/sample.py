@@ -10,6 +10,12 @@ other keys carried along; ``idx`` is the row number where the data has none) and
 common.prompts.render_prompt. Shard i of w takes rows i, i+w, i+2w, ... (nothing is dropped) and writes
 ``<output_dir>/shard_<i>_of_<w>.jsonl`` atomically; when that file is already complete the run does
 nothing. generation/merge.py joins the shards.
+
+A prompt whose tokens reach the context length (``--max_model_len``, else the model's
+``max_position_embeddings``) leaves no room to generate, and one such prompt makes vLLM fail the whole
+batch, so it is not sent: its record is written with empty lists and ``"dropped": "prompt_too_long"``
+(plus ``prompt_tokens`` and ``context_length``), a warning names it, and labeling counts it under
+``no_responses``. Nothing is lost unaccounted for.
 """
 
 from __future__ import annotations
@@ -22,13 +28,23 @@ from pathlib import Path
 
 from common.config import ConfigError, run_cli
 from common.prompts import INSTRUCTION, PROMPT_TYPES, render_prompt
-from common.records import PROMPTS, SAMPLES, RecordError, iter_jsonl, read_records, write_jsonl
-from generation.engines import ENGINES, Engine, SamplingSpec, end_of_turn_token, make_engine
+from common.records import (
+    DROPPED,
+    PROMPT_TOO_LONG,
+    PROMPTS,
+    SAMPLES,
+    RecordError,
+    iter_jsonl,
+    read_records,
+    write_jsonl,
+)
+from generation.engines import ENGINES, Engine, SamplingSpec, encode_prompts, end_of_turn_token, make_engine
 
 logger = logging.getLogger(__name__)
 
 # Keys this stage adds to a prompt record; a prompt's own key of the same name is replaced, with a warning.
-ADDED_KEYS = tuple(k for k in SAMPLES.required if k not in PROMPTS.required)
+ADDED_KEYS = tuple(k for k in SAMPLES.keys if k not in PROMPTS.required)
+SHOWN = 10  # at most this many dropped idx are named in a log line
 
 
 @dataclass
@@ -50,7 +66,9 @@ class SampleArgs:
     answer_key: str = field(default="gt", metadata={"help": "field of the data holding the reference answer"})
     split: str = field(default="train", metadata={"help": "split to load when datasets.load_dataset is used"})
     prompt_type: str = field(default="chat", metadata={"help": f"prompt format, one of {PROMPT_TYPES}"})
-    instruction: str = field(default=INSTRUCTION, metadata={"help": "instruction appended to each problem"})
+    instruction: str = field(
+        default=INSTRUCTION, metadata={"help": "instruction appended to each problem (chat and raw prompts only)"}
+    )
     stop: list[str] = field(default_factory=list, metadata={"help": "extra stop strings (besides eos)"})
     eos_ids: list[int] = field(default_factory=list, metadata={"help": "extra stop token ids (Online-DPO-R1's flag)"})
     stop_at_end_of_turn: bool = field(
@@ -61,7 +79,11 @@ class SampleArgs:
     dtype: str = field(default="auto", metadata={"help": "model dtype: auto, bfloat16, float16, float32"})
     tensor_parallel_size: int = field(default=1, metadata={"help": "vllm engine: GPUs per model replica"})
     gpu_memory_utilization: float = field(default=0.9, metadata={"help": "vllm engine: share of GPU memory"})
-    max_model_len: int | None = field(default=None, metadata={"help": "vllm engine: context length (default: model's)"})
+    max_model_len: int | None = field(
+        default=None,
+        metadata={"help": "context length: vLLM's max_model_len, and prompts this long or longer are dropped "
+                          "(default: the model's max_position_embeddings)"},
+    )
 
     def __post_init__(self):
         if self.my_world_size < 1 or not 0 <= self.local_index < self.my_world_size:
@@ -164,7 +186,9 @@ def shard_is_complete(path: Path, prompts: list[dict], K: int) -> bool:
     if not path.is_file():
         return False
     existing = read_records(path, SAMPLES)
-    if [r["idx"] for r in existing] != [p["idx"] for p in prompts] or any(len(r["responses"]) != K for r in existing):
+    if [r["idx"] for r in existing] != [p["idx"] for p in prompts] or any(
+        len(r["responses"]) != (0 if r.get(DROPPED) else K) for r in existing
+    ):
         raise ConfigError(
             f"{path} exists but does not hold this shard's {len(prompts)} prompts x {K} responses "
             f"(it has {len(existing)} records); remove it or choose another --output_dir"
@@ -180,16 +204,47 @@ def remove_stale_temporaries(path: Path) -> None:
             stale.unlink()
 
 
+def context_length(model_name_or_path: str, max_model_len: int | None) -> int | None:
+    """The tokens a sequence may hold: ``max_model_len`` if set, else the model's (None: not stated)."""
+    if max_model_len is not None:
+        return max_model_len
+    from transformers import AutoConfig
+
+    return getattr(AutoConfig.from_pretrained(model_name_or_path), "max_position_embeddings", None)
+
+
+def dropped_record(record: dict, text: str, tokens: int, limit: int) -> dict:
+    return {**record, "prompt": text, "responses": [], "finish_reasons": [], "num_tokens": [],
+            DROPPED: PROMPT_TOO_LONG, "prompt_tokens": tokens, "context_length": limit}
+
+
 def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str = "chat",
-                   instruction: str = INSTRUCTION) -> list[dict]:
-    """SAMPLES records: each prompt record plus its rendered ``prompt`` and ``sampling.n`` completions."""
+                   instruction: str = INSTRUCTION, max_prompt_tokens: int | None = None) -> list[dict]:
+    """SAMPLES records: each prompt record plus its rendered ``prompt`` and ``sampling.n`` completions.
+
+    A prompt of ``max_prompt_tokens`` tokens or more is not generated for; its record says so (see above).
+    """
     texts = [render_prompt(engine.tokenizer, p["problem"], prompt_type, instruction) for p in prompts]
-    completions = engine.generate(texts, sampling)
-    return [
-        {**record, "prompt": text, "responses": [c.text for c in outs],
-         "finish_reasons": [c.finish_reason for c in outs], "num_tokens": [c.num_tokens for c in outs]}
-        for record, text, outs in zip(prompts, texts, completions, strict=True)
-    ]
+    lengths = [len(ids) for ids in encode_prompts(engine.tokenizer, texts)]
+    fits = [max_prompt_tokens is None or n < max_prompt_tokens for n in lengths]
+    too_long = [p["idx"] for p, ok in zip(prompts, fits, strict=True) if not ok]
+    if too_long:
+        logger.warning(
+            "%d of %d prompts are not sampled: %d tokens or more fill the context, leaving nothing to generate "
+            "(recorded with \"%s\": \"%s\"); idx %s%s", len(too_long), len(prompts), max_prompt_tokens, DROPPED,
+            PROMPT_TOO_LONG, ", ".join(map(repr, too_long[:SHOWN])), " ..." if len(too_long) > SHOWN else "",
+        )
+    kept = [t for t, ok in zip(texts, fits, strict=True) if ok]
+    completions = iter(engine.generate(kept, sampling) if kept else [])
+    records = []
+    for record, text, n, ok in zip(prompts, texts, lengths, fits, strict=True):
+        if not ok:
+            records.append(dropped_record(record, text, n, max_prompt_tokens))
+            continue
+        outs = next(completions)
+        records.append({**record, "prompt": text, "responses": [c.text for c in outs],
+                        "finish_reasons": [c.finish_reason for c in outs], "num_tokens": [c.num_tokens for c in outs]})
+    return records
 
 
 def main(args: SampleArgs) -> None:
@@ -219,7 +274,8 @@ def main(args: SampleArgs) -> None:
     logger.info("shard %d of %d: %d of %d prompts x %d samples", args.local_index, args.my_world_size,
                 len(mine), len(prompts), args.K)
     start = time.perf_counter()
-    samples = sample_records(engine, mine, sampling, args.prompt_type, args.instruction)
+    limit = context_length(args.model_name_or_path, args.max_model_len)
+    samples = sample_records(engine, mine, sampling, args.prompt_type, args.instruction, limit)
     seconds = max(time.perf_counter() - start, 1e-9)
     write_jsonl(path, samples)
     tokens = sum(sum(s["num_tokens"]) for s in samples)

@@ -7,6 +7,7 @@
     python -m pipeline has_stats runs/demo/iter_1/stats.json label       # exit 0 if the section is there
     python -m pipeline time runs/demo 1 label 12.3                       # record a stage's wall time
     python -m pipeline report runs/demo                                  # summary.json, report.md, curves.png
+    python -m pipeline compare runs/demo runs/demo_raft --output runs/compare   # one table + plot of runs
     python -m pipeline end runs/demo --status complete
 
 A bad config or missing input ends with one line naming the problem and exit status 2.
@@ -95,6 +96,12 @@ def report(args: argparse.Namespace) -> None:
                 ", ".join("-" if a is None else f"{100 * a:.1f}%" for a in accuracies))
 
 
+def compare(args: argparse.Namespace) -> None:
+    from pipeline.compare import compare as write_comparison
+
+    write_comparison(args.dirs, args.output)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -138,6 +145,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--initial_model", default=None, help="iteration 0's model when there is no warm-up")
     p.set_defaults(run=report)
+
+    p = commands.add_parser("compare", help="one table (comparison.md) and plot of runs and evaluations")
+    p.add_argument("dirs", nargs="+", metavar="RUN_OR_EVAL_DIR",
+                   help="a run (rows: its iter_<i>/eval, step_<N>/eval) or an eval_math output directory")
+    p.add_argument("--output", default="runs/compare", help="folder for comparison.md, .png and .json")
+    p.set_defaults(run=compare)
     return top
 
 

@@ -31,18 +31,24 @@ from typing import Any
 
 import yaml
 
+from annotate.label import REWARD_POLICIES
+from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
 from common.prompts import PROMPT_TYPES
 from dpo_iteration.training import check_model_path
+from eval_math.benchmarks import BUNDLED_DATA_DIR, HUB
+from pipeline.slurm import resolve_nodes
 
 ALGORITHMS = ("dpo", "raft")
 REF_POLICIES = ("previous", "initial")
 ENGINES = ("auto", "vllm", "hf")
+LAUNCHERS = ("local", "slurm")
 # The pair strategies of annotate/pairs.py; "raft" is chosen by algorithm: raft, not here.
-DPO_CHOOSE_TYPES = ("max_min", "max_random", "max_max", "max_min_p", "random")
+DPO_CHOOSE_TYPES = tuple(STRATEGIES)
 # Keys that may differ when a run is resumed: they change how fast stages run, not what they produce,
 # or (iterations) extend the run. Anything else would mix two experiments in one run directory.
-RESUMABLE_CHANGES = frozenset({"iterations", "num_gpus", "num_shards", "label_workers", "accelerate_config"})
+RESUMABLE_CHANGES = frozenset({"iterations", "num_gpus", "num_shards", "label_workers", "accelerate_config",
+                               "launcher", "num_nodes", "allow_eval_mismatch"})
 
 
 @dataclass
@@ -104,6 +110,16 @@ class RunConfig:
     label_overrides: dict = field(
         default_factory=dict, metadata={"help": "flags for annotate/label.py, e.g. the reward scheme"}
     )
+    reward_policy: str = field(
+        default="recipe",
+        metadata={"help": f"annotate/label.py --reward_policy, one of {REWARD_POLICIES}: recipe (the original's "
+                          "labeler: correct by any extraction rule) or strict_box (correct only inside \\boxed{{}})"},
+    )
+    audit_max_fail_share: float = field(
+        default=0.05,
+        metadata={"help": "ground-truth audit (annotate/audit.py) before each iteration: failing prompts are left "
+                          "out of its labels; more than this share failing stops the run"},
+    )
     algorithm: str = field(
         default="dpo", metadata={"help": "dpo: pairs + dpo.py; raft: best correct responses + sft.py"}
     )
@@ -122,19 +138,38 @@ class RunConfig:
     ref_policy: str = field(
         default="previous", metadata={"help": "DPO reference: previous (the iteration's start) or initial"}
     )
-    num_gpus: int = field(default=-1, metadata={"help": "GPUs to use; -1: count them with nvidia-smi (0 on CPU)"})
+    num_gpus: int = field(
+        default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them with nvidia-smi (0 on CPU)"}
+    )
     accelerate_config: str = field(
         default="", metadata={"help": "accelerate config for training on GPUs (configs/accelerate/*.yaml)"}
+    )
+
+    # Where the stages run
+    launcher: str = field(
+        default="local",
+        metadata={"help": "local: this machine; slurm: inside a SLURM allocation (configs/slurm/iter_dpo.sbatch), "
+                          "generation, training and evaluation spread over its nodes with srun (shared filesystem)"},
+    )
+    num_nodes: int = field(
+        default=0, metadata={"help": "nodes to use under launcher slurm; 0: every node of the allocation"}
     )
 
     # Evaluation of every iteration's model on the held-out set
     evaluate: bool = field(default=True, metadata={"help": "evaluate iteration 0 and every trained model"})
     eval_data_dir: str = field(
-        default="{assets}/task", metadata={"help": "eval_math --data_dir (<dir>/<name>/test.jsonl); empty: the Hub"}
+        default="{assets}/task",
+        metadata={"help": f"eval_math --data_dir (<dir>/<name>/test.jsonl); empty: the bundled eval_math/data; "
+                          f"{HUB}: the Hugging Face Hub"},
     )
     eval_data_names: str = field(default="arith", metadata={"help": "eval_math --data_names (comma-separated)"})
     eval_prompt_type: str = field(default="chat", metadata={"help": "eval_math --prompt_type"})
     eval_max_tokens: int = field(default=2048, metadata={"help": "eval_math --max_tokens_per_call"})
+    allow_eval_mismatch: bool = field(
+        default=False,
+        metadata={"help": "allow eval_prompt_type to differ from prompt_type (otherwise an error: the model "
+                          "would be scored on a prompt it was never trained on)"},
+    )
     eval_engine: str = field(default="auto", metadata={"help": f"eval engine, one of {ENGINES}"})
     eval_overrides: dict = field(default_factory=dict, metadata={"help": "further flags for eval_math/evaluate.py"})
 
@@ -144,7 +179,7 @@ class RunConfig:
                      "demo_num_iter_prompts"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_shards", "label_workers"):
+        for name in ("num_shards", "label_workers", "num_nodes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_gpus < -1:
@@ -153,10 +188,18 @@ class RunConfig:
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.temperature < 0:
             raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
-        for name, allowed in (("algorithm", ALGORITHMS), ("ref_policy", REF_POLICIES), ("engine", ENGINES),
-                              ("eval_engine", ENGINES)):
+        if not 0 <= self.audit_max_fail_share <= 1:
+            raise ConfigError(f"audit_max_fail_share must be in [0, 1], got {self.audit_max_fail_share}")
+        for name, allowed in (("reward_policy", REWARD_POLICIES), ("algorithm", ALGORITHMS),
+                              ("ref_policy", REF_POLICIES), ("engine", ENGINES),
+                              ("eval_engine", ENGINES), ("launcher", LAUNCHERS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.launcher == "local" and self.num_nodes > 1:
+            raise ConfigError(f"num_nodes {self.num_nodes} needs launcher: slurm")
+        if self.launcher == "slurm" and not self.accelerate_config:
+            # Without one, accelerate would start an independent trainer on each node.
+            raise ConfigError("launcher: slurm needs accelerate_config (configs/accelerate/multinode_zero3.yaml)")
         if self.algorithm == "dpo" and self.choose_type not in DPO_CHOOSE_TYPES:
             hint = " (for RAFT set algorithm: raft)" if self.choose_type == "raft" else ""
             raise ConfigError(f"choose_type must be one of {DPO_CHOOSE_TYPES}{hint}, got {self.choose_type!r}")
@@ -176,6 +219,12 @@ class RunConfig:
         for name in ("prompt_type", "eval_prompt_type"):
             if getattr(self, name) not in PROMPT_TYPES:
                 raise ConfigError(f"{name} must be one of {PROMPT_TYPES}, got {getattr(self, name)!r}")
+        if self.evaluate and self.eval_prompt_type != self.prompt_type and not self.allow_eval_mismatch:
+            raise ConfigError(
+                f"eval_prompt_type {self.eval_prompt_type!r} differs from prompt_type {self.prompt_type!r}: every "
+                "model would be evaluated on a prompt it never trained on; use the same one, or set "
+                "allow_eval_mismatch: true if that is meant"
+            )
         for key, value in self.environment.items():
             if not str(key).isidentifier() or isinstance(value, (dict, list)):
                 raise ConfigError(f"environment: {key!r}: expected NAME: value")
@@ -315,6 +364,7 @@ def expand(config: RunConfig) -> RunConfig:
     changes = {f.name: fill(getattr(config, f.name)) for f in dataclasses.fields(config)}
     if config.num_gpus == -1:
         changes["num_gpus"] = count_gpus()
+    changes["num_nodes"] = resolve_nodes(config.launcher, config.num_nodes)
     return dataclasses.replace(config, **changes)
 
 
@@ -376,6 +426,7 @@ def flags(overrides: dict[str, Any]) -> list[str]:
 def shell_assignments(config: RunConfig, resumed: bool) -> str:
     """The settings the driver needs, as bash assignments (values quoted with shlex, arrays for flags)."""
     gpus_per_shard = int(config.generation_overrides.get("tensor_parallel_size", 1))
+    gpus_per_eval = int(config.eval_overrides.get("tensor_parallel_size", 1))
     scalars = {
         "RUN_DIR": config.run_dir, "ASSETS_DIR": config.assets_dir, "RESUMED": int(resumed),
         "SEED": config.seed, "ITERATIONS": config.iterations, "MODEL": config.model_name_or_path,
@@ -384,7 +435,12 @@ def shell_assignments(config: RunConfig, resumed: bool) -> str:
         "PROMPT_TYPE": config.prompt_type, "WARMUP_CONFIG": config.warmup_config,
         "WARMUP_DATA": config.warmup_data, "K": config.K, "TEMPERATURE": config.temperature,
         "TOP_P": config.top_p, "MAX_NEW_TOKENS": config.max_new_tokens, "ENGINE": config.engine,
-        "NUM_SHARDS": config.num_shards or max(1, config.num_gpus // gpus_per_shard), "LABEL_WORKERS": config.label_workers,
+        "NUM_SHARDS": config.num_shards or max(1, max(1, config.num_nodes) * config.num_gpus // gpus_per_shard),
+        "LABEL_WORKERS": config.label_workers, "REWARD_POLICY": config.reward_policy,
+        "AUDIT_MAX_FAIL_SHARE": config.audit_max_fail_share, "LAUNCHER": config.launcher, "NUM_NODES": max(1, config.num_nodes),
+        # srun tasks per node: one per GPU (or tensor-parallel group), one per node without a GPU
+        "GEN_TASKS_PER_NODE": max(1, config.num_gpus // gpus_per_shard),
+        "EVAL_TASKS_PER_NODE": max(1, config.num_gpus // gpus_per_eval), "EVAL_GPUS_PER_TASK": gpus_per_eval,
         "ALGORITHM": config.algorithm,
         "CHOOSE_TYPE": "raft" if config.algorithm == "raft" else config.choose_type,
         "TRAIN_CONFIG": config.train_config, "REF_POLICY": config.ref_policy, "NUM_GPUS": config.num_gpus,
@@ -422,15 +478,16 @@ def missing_inputs(config: RunConfig) -> list[str]:
                   if not is_hub_id(config.prompt_file(i))})
     if config.warmup_config:
         files.update(warmup_config=config.warmup_config, warmup_data=config.warmup_data)
-    if config.num_gpus > 0 and config.accelerate_config:
+    if (config.num_gpus > 0 or config.launcher == "slurm") and config.accelerate_config:
         files["accelerate_config"] = config.accelerate_config
     for what, path in files.items():
         if not Path(path).is_file():
             problems.append(f"{what}: {path} not found")
-    if config.evaluate and config.eval_data_dir:
+    if config.evaluate and config.eval_data_dir != HUB:
         for name in config.eval_data_names.split(","):
-            if not (Path(config.eval_data_dir) / name.strip()).is_dir():
-                problems.append(f"eval_data_names: {Path(config.eval_data_dir) / name.strip()} not found")
+            if not (Path(config.eval_data_dir or BUNDLED_DATA_DIR) / name.strip()).is_dir():
+                problems.append(f"eval_data_names: {Path(config.eval_data_dir or BUNDLED_DATA_DIR) / name.strip()} "
+                                "not found")
     try:
         check_model_path(config.model_name_or_path, "model_name_or_path")
     except ConfigError as e:

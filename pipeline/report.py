@@ -1,8 +1,10 @@
 """A run's results: summary.json, report.md and curves.png, gathered from its iteration directories.
 
 Reads ``iter_<i>/eval/summary.json`` (eval_math), ``iter_<i>/stats.json`` (annotate, keys in
-annotate/stats.py) and ``iter_<i>/times.tsv`` (the driver's stage timings) for i = 0..N; an iteration
-not yet finished shows what it has. Safe to run at any time: the driver runs it after each iteration.
+annotate/stats.py) and ``iter_<i>/times.tsv`` (the driver's stage timings) for i = 0..N, and the run's
+``config.yaml`` for the prompts and token limits of sampling and evaluation (both are stated: the
+original samples up to 4096 new tokens and evaluates with 3000); an iteration not yet finished shows
+what it has. Safe to run at any time: the driver runs it after each iteration.
 
     python -m pipeline report runs/demo
 """
@@ -19,7 +21,7 @@ from common.records import atomic_open, write_json
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("assets", "warmup", "generation", "merge", "label", "pairs", "train", "eval")
+STAGES = ("assets", "warmup", "audit", "generation", "merge", "label", "pairs", "train", "eval")
 TIMES = "times.tsv"
 
 
@@ -81,6 +83,8 @@ def iteration_row(run_dir: Path, i: int) -> dict[str, Any] | None:
         "prompts": label.get("prompts"),
         "mean_response_tokens": label.get("mean_num_tokens"),
         "truncated": label.get("truncated"),
+        "audit": {"prompts": stats["audit"]["prompts"], "failed": [f["idx"] for f in stats["audit"]["failed"]]}
+        if "audit" in stats else None,
         "pairs": pairs.get("records"),
         "choose_type": pairs.get("choose_type"),
         "chosen_tokens": pairs.get("chosen_tokens_mean", pairs.get("completion_tokens_mean")),
@@ -89,8 +93,36 @@ def iteration_row(run_dir: Path, i: int) -> dict[str, Any] | None:
     }
 
 
+# The run config's keys that say how the training data and the scores were produced.
+SETTINGS = ("prompt_type", "max_new_tokens", "eval_prompt_type", "eval_max_tokens", "allow_eval_mismatch")
+
+
+def run_settings(run_dir: Path) -> dict[str, Any]:
+    """Those keys of ``run_dir/config.yaml`` (the resolved config the driver wrote); empty without one."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return {}
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {key: config[key] for key in SETTINGS if key in config}
+
+
+def settings_line(settings: dict[str, Any]) -> list[str]:
+    """The report's statement of both prompts and both token limits."""
+    if not settings:
+        return []
+    line = (f"Sampling: prompt `{settings.get('prompt_type')}`, up to {settings.get('max_new_tokens')} new tokens. "
+            f"Evaluation: prompt `{settings.get('eval_prompt_type')}`, up to {settings.get('eval_max_tokens')} "
+            "new tokens.")
+    if settings.get("prompt_type") != settings.get("eval_prompt_type"):
+        line += " The two prompts differ (allow_eval_mismatch): the models are scored on a prompt they were not trained on."
+    return [line, ""]
+
+
 def collect(run_dir: str | os.PathLike, initial_model: str | None = None) -> dict[str, Any]:
-    """summary.json's content: one entry per iteration (0 = the starting model) and the final model."""
+    """summary.json's content: one entry per iteration (0 = the starting model), the final model, and
+    (where the run has a config.yaml) the prompts and token limits of sampling and evaluation."""
     run_dir = Path(run_dir)
     rows, i = [], 0
     while (row := iteration_row(run_dir, i)) is not None:
@@ -99,7 +131,9 @@ def collect(run_dir: str | os.PathLike, initial_model: str | None = None) -> dic
     if rows and rows[0]["model"] is None:
         rows[0]["model"] = initial_model  # no warm-up: iteration 0 is the initial model itself
     trained = [row["model"] for row in rows if row["model"]]
-    return {"iterations": rows, "final_model": trained[-1] if trained else initial_model}
+    summary = {"iterations": rows, "final_model": trained[-1] if trained else initial_model}
+    settings = run_settings(run_dir)
+    return {**summary, "settings": settings} if settings else summary
 
 
 def fmt(value: Any, kind: str = "") -> str:
@@ -122,6 +156,7 @@ def markdown(summary: dict[str, Any], title: str) -> str:
         "Iteration 0 is the starting model (after the SFT warm-up, if any); iteration i's model is trained "
         "on samples of iteration i-1's. Accuracy: greedy, on the held-out set; reward, pass@1 and pass@K: "
         "of the K samples drawn to train iteration i.", "",
+        *settings_line(summary.get("settings", {})),
         "| iter | accuracy % | change | mean reward | pass@1 % | pass@K % | pairs | chosen tok | rejected tok "
         "| response tok | truncated |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -141,6 +176,13 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     for row in rows:
         cells = [fmt(row["times"].get(s), "s") for s in stages]
         lines.append(f"| {row['iteration']} | " + " | ".join(cells) + f" | {fmt(sum(row['times'].values()), 's')} |")
+    audits = [row for row in rows if row.get("audit")]
+    if audits:
+        lines += ["", "Ground-truth audit (annotate/audit.py; failing prompts left out of that iteration's pairs): "
+                  + "; ".join(f"iteration {row['iteration']}: {len(row['audit']['failed'])} of "
+                              f"{row['audit']['prompts']} failed" + (f" (idx {row['audit']['failed'][:20]})"
+                                                                     if row["audit"]["failed"] else "")
+                              for row in audits) + "."]
     lines += ["", f"Final model: `{summary['final_model']}`", ""]
     return "\n".join(lines)
 

@@ -17,17 +17,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="also run tests marked slow (end-to-end runs)")
+    parser.addoption("--gpu", action="store_true", help="also run tests marked gpu (vLLM, multi-GPU training)")
 
 
 def pytest_collection_modifyitems(config, items):
     import torch
 
     skip_slow = pytest.mark.skip(reason="slow: run with `bash tests/run.sh --slow`")
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    if not config.getoption("--gpu"):
+        skip_gpu = pytest.mark.skip(reason="gpu: run with `bash tests/run.sh --gpu` on a machine with NVIDIA GPUs")
+    elif not torch.cuda.is_available():
+        skip_gpu = pytest.mark.skip(reason=f"needs a CUDA GPU: torch {torch.__version__} sees none")
+    else:
+        skip_gpu = None
     for item in items:
         if "slow" in item.keywords and not config.getoption("--slow"):
             item.add_marker(skip_slow)
-        if "gpu" in item.keywords and not torch.cuda.is_available():
+        if "gpu" in item.keywords and skip_gpu is not None:
             item.add_marker(skip_gpu)
 
 

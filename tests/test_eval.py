@@ -16,7 +16,7 @@ from annotate.grader import is_correct
 from common.config import ConfigError, parse_config
 from common.prompts import render_prompt
 from common.records import EVAL, RecordError, read_records, write_jsonl
-from eval_math.benchmarks import RECIPE_BENCHMARKS, BenchmarkError, load_benchmark, select
+from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, BenchmarkError, load_benchmark, select
 from eval_math.evaluate import EvalArgs, answers_equivalent, main, output_paths
 from eval_math.metrics import bootstrap_interval, majority_vote, pass_at_k, summarize
 
@@ -100,8 +100,32 @@ def test_bad_rows_name_file_and_line(tmp_path, rows, message):
 def test_missing_local_copy_and_unknown_hub_name(tmp_path):
     with pytest.raises(FileNotFoundError, match="amc23/test.jsonl"):
         load_benchmark("amc23", str(tmp_path))
-    with pytest.raises(BenchmarkError, match="--data_dir"):
+    with pytest.raises(FileNotFoundError, match="eval_math/data/not_a_benchmark/test.jsonl"):
         load_benchmark("not_a_benchmark")
+    with pytest.raises(BenchmarkError, match="--data_dir"):
+        load_benchmark("not_a_benchmark", HUB)
+
+
+def test_bundled_benchmarks_are_the_default_and_match_the_shared_copies(shared_dir):
+    for name in RECIPE_BENCHMARKS:
+        bundled = REPO / "eval_math" / "data" / name / "test.jsonl"
+        assert bundled.read_bytes() == (shared_dir / "benchmarks" / name / "test.jsonl").read_bytes()
+        assert load_benchmark(name) == load_benchmark(name, str(shared_dir / "benchmarks"))
+
+
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        # as the Qwen2.5-Math harness's parse_question: stripped, and yes/no or true/false announced
+        ({"problem": "  Is it? \n", "gt": "Yes"}, "Is it? (Yes or No)"),
+        ({"problem": "Is it?", "gt": "no"}, "Is it? (Yes or No)"),
+        ({"problem": "True?", "gt": "FALSE"}, "True? (True or False)"),
+        ({"problem": "How many?", "gt": "yes 2"}, "How many?"),
+    ],
+)
+def test_question_text_as_the_qwen_harness(tmp_path, row, problem):
+    write_rows(tmp_path, "custom", [row])
+    assert load_benchmark("custom", str(tmp_path))[0]["problem"] == problem
 
 
 @pytest.mark.parametrize(
@@ -256,7 +280,7 @@ def run(command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
-RECIPE_SETTINGS = {"prompt_type": "qwen25-math-cot", "n_sampling": 1, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+RECIPE_SETTINGS = {"prompt_type": "online-dpo-r1", "n_sampling": 1, "temperature": 0.0, "top_p": 1.0, "seed": 0}
 
 
 def test_eval_sh_runs_the_tiny_model_on_five_problems_of_each_benchmark(shared_dir, tiny_model_dir, tmp_path):

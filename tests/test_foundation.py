@@ -132,8 +132,8 @@ def test_tiny_model_generates(tiny_model_dir):
     "env, message",
     [
         ({"PYTHON": "no-such-python"}, "Python interpreter 'no-such-python' not found"),
-        ({"PYTHON": "/bin/true"}, "is not Python >= 3.10"),
-        ({"TRAIN_PYTHON": "/bin/false"}, "is not Python >= 3.10"),
+        ({"PYTHON": "/bin/true"}, "is not Python >= 3.11"),
+        ({"TRAIN_PYTHON": "/bin/false"}, "is not Python >= 3.11"),
     ],
 )
 def test_setup_rejects_bad_python_in_one_line(env, message):
@@ -141,3 +141,51 @@ def test_setup_rejects_bad_python_in_one_line(env, message):
                          env={**os.environ, **env})
     assert out.returncode != 0
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# A stand-in vllm package (vLLM itself needs a GPU and .venv-vllm): like vLLM, it reads
+# VLLM_LOGGING_LEVEL once, when imported (vllm/envs.py, default INFO), and logs through the "vllm" logger.
+STAND_IN_VLLM = '''
+import logging, os, sys
+from types import SimpleNamespace
+
+LEVEL = os.environ.get("VLLM_LOGGING_LEVEL", "INFO").upper()
+logger = logging.getLogger("vllm")
+logger.addHandler(logging.StreamHandler(sys.stderr))
+logger.setLevel(LEVEL)
+logger.propagate = False
+
+
+class SamplingParams:
+    def __init__(self, **kwargs):
+        self.n = kwargs["n"]
+
+
+class LLM:
+    def __init__(self, **kwargs):
+        logger.info("stand-in vllm INFO: KV cache for %s", kwargs["model"])
+        logger.warning("stand-in vllm WARNING: prompt truncated")
+
+    def generate(self, requests, params, use_tqdm=True):
+        done = SimpleNamespace(text="\\\\boxed{1}", token_ids=[1, 2], finish_reason="stop")
+        return [SimpleNamespace(outputs=[done] * p.n) for p in params]
+'''
+
+
+@pytest.mark.parametrize("user_level, info_shown", [(None, True), ("WARNING", False)])
+def test_vllm_logs_reach_the_stage_log(tiny_model_dir, tmp_path, user_level, info_shown):
+    """TRL's import sets VLLM_LOGGING_LEVEL=ERROR where it is unset (trl/_compat.py); a stage must keep
+    vLLM's own default (INFO) so its INFO/WARNING lines reach the log, and keep a level the user set."""
+    (tmp_path / "vllm").mkdir()
+    (tmp_path / "vllm" / "__init__.py").write_text(STAND_IN_VLLM)
+    (tmp_path / "prompts.jsonl").write_text('{"idx": 0, "problem": "Compute 1 + 0.", "gt": "1"}\n')
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_LOGGING_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO)])
+    if user_level:
+        env["VLLM_LOGGING_LEVEL"] = user_level
+    cmd = [sys.executable, "generation/sample.py", "--model_name_or_path", str(tiny_model_dir), "--dataset_name_or_path",
+           str(tmp_path / "prompts.jsonl"), "--output_dir", str(tmp_path / "out"), "--engine", "vllm", "--K", "2"]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "stand-in vllm WARNING: prompt truncated" in out.stderr
+    assert ("stand-in vllm INFO: KV cache" in out.stderr) == info_shown

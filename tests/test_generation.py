@@ -365,3 +365,50 @@ def test_auto_takes_vllm_only_with_a_gpu(stand_in_vllm, tiny_model_dir, monkeypa
     assert isinstance(make_engine("auto", str(tiny_model_dir)), engines.VLLMEngine)
     with pytest.raises(ConfigError, match="unknown engine option"):
         make_engine("hf", str(tiny_model_dir), beam_width=4)
+
+
+def test_prompt_over_the_context_is_dropped_recorded_and_merged(tmp_path, tiny_model_dir, prompts, caplog,
+                                                                 monkeypatch):
+    """A too-long prompt never reaches the engine (one would fail a whole vLLM batch); its record says why,
+    the shard counts as complete, merge accounts for it, and labeling counts it as a prompt without responses."""
+    from annotate.label import LabelArgs
+    from annotate.label import main as label_main
+    from generation.engines import encode_prompts
+
+    rows = [dict(p) for p in prompts[:6]]
+    rows[3]["problem"] = "1 + 1 " * 200
+    data = tmp_path / "prompts.jsonl"
+    write_jsonl(data, rows)
+    engine = make_engine("hf", str(tiny_model_dir), batch_size=4, progress=False)
+    lengths = [len(ids) for ids in encode_prompts(engine.tokenizer, [render_prompt(engine.tokenizer, r["problem"])
+                                                                      for r in rows])]
+    limit = max(n for i, n in enumerate(lengths) if i != 3) + 1
+    assert lengths[3] >= limit
+    sent = []
+    generate = engines.HFEngine.generate
+    monkeypatch.setattr(engines.HFEngine, "generate", lambda self, texts, spec: sent.extend(texts) or
+                        generate(self, texts, spec))
+    shards = tmp_path / "shards"
+    with caplog.at_level("WARNING"):
+        for i in range(2):
+            sample_main(sample_args(tiny_model_dir, data, shards, local_index=i, my_world_size=2, max_model_len=limit))
+    assert len(sent) == 5 and not any("1 + 1 1 + 1" in t for t in sent)
+    assert "1 of 3 prompts are not sampled" in caplog.text and repr(rows[3]["idx"]) in caplog.text
+    # a finished shard with a dropped record is complete: the re-run loads no model
+    monkeypatch.setattr("generation.sample.make_engine", lambda *a, **k: pytest.fail("shard was complete"))
+    sample_main(sample_args(tiny_model_dir, data, shards, local_index=1, my_world_size=2, max_model_len=limit))
+
+    out = tmp_path / "samples.jsonl"
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        merge_main(MergeArgs(shard_dir=str(shards), my_world_size=2, output_file=str(out),
+                             dataset_name_or_path=str(data)))
+    merged = read_records(out)
+    assert [r["idx"] for r in merged] == [r["idx"] for r in rows]
+    dropped = merged[3]
+    assert (dropped["dropped"], dropped["responses"], dropped["prompt_tokens"], dropped["context_length"]) == (
+        "prompt_too_long", [], lengths[3], limit)
+    assert all(len(r["responses"]) == 2 for i, r in enumerate(merged) if i != 3)
+    assert f"1 prompts were not sampled (prompt_too_long): idx {rows[3]['idx']!r}" in caplog.text
+    stats = label_main(LabelArgs(dataset_name_or_path=str(out), output_dir=str(tmp_path / "labeled.jsonl")))
+    assert stats["prompts"] == 6 and stats["no_responses"] == 1 and stats["responses"] == 10

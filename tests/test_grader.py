@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from annotate import equivalence, grader
-from annotate.extract import extract_answer, extract_gt
+from annotate.extract import Extraction, extract, extract_answer, extract_gt
 from annotate.grader import Grade, grade, grade_many, is_correct
 
 CANARY = Path("/tmp/pwned_grader")
@@ -176,10 +176,119 @@ CASES = [
     (r"\left( 3, \frac{\pi}{2} \right)", boxed(r"r=3, \theta=\frac{\pi}{2}"), True),
     (r"\left( 3, \frac{\pi}{2} \right)", boxed(r"\frac{\pi}{2}, 3"), False),
     (r"\frac{\pi}{2}", boxed(r"\theta = \frac{\pi}{3}"), False),
+    # text answers compare case-insensitively when written as text or capitalised; segments keep their case
+    (r"\text{No}", boxed(r"\text{no}"), True),
+    ("No", boxed("no"), True),
+    (r"\text{Yes}", boxed(r"\text{no}"), False),
+    ("AB", boxed("ab"), False),
+    # times of day, however the a.m./p.m. is written
+    ("4:30 p.m.", boxed(r"\text{4:30 p.m.}"), True),
+    (r"4:30 \text{ p.m.}", boxed("4:30 PM"), True),
+    (r"\text{4:30 p.m.}", "So they meet at 4:30 p.m.", True),
+    ("4:30 p.m.", boxed("4:30 a.m."), False),
+    ("4:30 p.m.", boxed("5:30 p.m."), False),
+    # a choice letter in a font command is the letter; a primed letter is another point
+    (r"\mathcal{B}", boxed("B"), True),
+    ("B", boxed(r"\mathcal{B}"), True),
+    ("B", boxed(r"\mathbf{C}"), False),
+    ("E", boxed("E'"), False),
+    ("E'", boxed("E"), False),
+    ("E'", boxed("E'"), True),
+    ("28\\%", boxed("28 percent"), True),
+]
+
+# Final answers as models state them: (gt, response, expected) for each extraction form, each with rows
+# that must stay False (a wrong final answer after a correct intermediate number, two final statements,
+# a restated question, a negated value, prose after the phrase).
+FORMS = [
+    # boxed: several boxes of one closing line joined by and/commas are one answer; an unclosed box at the end
+    ("1, 2, 3", r"The roots are $\boxed{1}$, $\boxed{2}$ and $\boxed{3}$.", True),
+    ("(2, 2), (6, 2)", r"$$\boxed{(2, 2)} \quad \text{and} \quad \boxed{(6, 2)}$$", True),
+    ("5", r"First $\boxed{4}$.\n\nWait, recomputing: $\boxed{5}$", True),
+    ("4", r"First $\boxed{4}$.\n\nWait, recomputing: $\boxed{5}$", False),
+    ("12", r"Adding them up, the result is $\boxed{12", True),
+    ("4", r"so $\boxed{4}$ and then $\boxed{\frac{1", True),
+    ("4", r"so $\boxed{4}$. Wait, I dropped a term: the total is $\boxed{12", False),
+    # boxed vs a later explicit final statement: the final statement wins; a later plain remark does not
+    ("7", r"so $\boxed{5}$ is the width. Final Answer: The final answer is $7$. I hope it is correct.", True),
+    ("5", r"The answer is $\boxed{5}$.\n\nNote that the answer is independent of the order.", True),
+    # Minerva
+    (r"\frac{1}{2}", r"Final Answer: The final answer is $\frac{1}{2}$. I hope it is correct.", True),
+    (r"\frac{1}{3}", r"We get $\frac{1}{3}$ first. Final Answer: The final answer is $\frac{1}{2}$. I hope it is correct.", False),
+    # final answer is / the answer is, with math or plain words; the later statement wins
+    ("42", "After simplifying, the final answer is 42.", True),
+    ("42", "So, the answer to the question is $42$.", True),
+    ("x = 5", "Solving, the answer is: $x = 5$", True),
+    ("6", "The answer is 5. Wait, that's wrong: 2 + 4 = 6. The final answer is 6.", True),
+    ("5", "The answer is 5. Wait, that's wrong: 2 + 4 = 6. The final answer is 6.", False),
+    ("12", "The correct answer is **12** apples.", True),
+    ("3.5", "The answer is approximately $3.5$ meters.", True),
+    ("5", "The answer is not 5, since 5 fails the check.", False),
+    ("7", "The answer is 7.\n\nChecking: 7 + 3 = 10, so the answer is correct.", True),
+    # GSM8K-style #### line; a markdown heading is not an answer
+    ("7", "She has 3 + 4 = 7 apples.\n#### 7", True),
+    ("18", "Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18", True),
+    ("9", "Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18", False),
+    ("3", "#### Step 3: add\nThen 1 + 1 = 2", False),
+    # Answer: X / A: X on the last lines, Final Answer heading, PRM800K # Answer
+    ("42", "Step 1: 6 * 7 = 42.\nAnswer: 42", True),
+    ("42", "Q: what is 6 times 7?\nA: 42", True),
+    ("\\frac{3}{4}", "**Final Answer**\n\n$\\dfrac{3}{4}$", True),
+    ("17", "The sum is 8 + 9.\n\n# Answer\n\n17", True),
+    ("8", "The sum is 8 + 9.\n\n# Answer\n\n17", False),
+    ("12", "**Answer:** 12 apples\n\nLet me know if you have other questions!", True),
+    ("42", "First 6 * 7 = 42, then one is lost: 42 - 1 = 41.\nAnswer: 41", False),
+    ("41", "First 6 * 7 = 42, then one is lost: 42 - 1 = 41.\nAnswer: 41", True),
+    # bold in the closing sentence
+    ("12", "Alice started with 20 and gave away 8.\n\nThus, Alice has **12 apples** left.", True),
+    ("20", "Alice started with 20 and gave away 8.\n\nThus, Alice has **12 apples** left.", False),
+    # the last math expression of the closing text: values of equations, joined solutions, names yield
+    ("x > 5", r"Dividing by 2 keeps the direction.\n\nTherefore $x \gt 5$ is the solution.", True),
+    (r"\begin{pmatrix}1&0\\0&1\end{pmatrix}", r"So the product is the identity matrix, $\begin{pmatrix}1&0\\0&1\end{pmatrix}$.", True),
+    ("2, 3", "Factoring gives $(x-2)(x-3)=0$.\n\nThe solutions are $x = 2$ and $x = 3$.", True),
+    ("5", "So $5$ is the value of $x$.", True),
+    ("12", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", False),
+    ("17", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", True),
+    (r"\frac{22}{7}", r"Hence the ratio is $\frac{22}{7} \approx 3.14$.", True),
+    # program output when nothing is stated after it; a later statement wins over it
+    ("5", "```python\nprint(2 + 3)\n```\n```output\n5\n```", True),
+    ("5", "```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo the total is 6 after adding the extra one.", False),
+    # the last number of the closing text (no code, no question, no negation)
+    ("7", "So the total is 3 + 4 = 7 apples.", True),
+    ("12", "We get 12 first. Then adding 5 gives 17.", False),
+    ("10", "So x = 10 works.\n\nFind the value of x such that 2x = 20?", False),
+    ("10", "We need x with 2x = 20, so x = 10.\n\nProblem: Find x if 2x = 20 and x is positive.", False),
+    ("4", "We have 2x + 3 = 11.\n\nSolve for x: 2x = 8, so x = 4.", True),
+    ("4", r"Solving, \begin{align*} 2x + 3 &= 11 \\ x &= 4. \end{align*}", True),
+    ("7", "We count them.\n\n**Therefore, there are 7 apples.**", True),
+    # bold labels of a markdown answer are not answers; a closing verification is not the answer
+    ("17", "**Step 3:** Compute 3 * 4 = 12.\n\n**Step 4:** Add 5: 12 + 5 = 17.", True),
+    ("4", "**Step 3:** Compute 3 * 4 = 12.\n\n**Step 4:** Add 5: 12 + 5 = 17.", False),
+    ("4", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", True),
+    ("11", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", False),
+    # "name \approx value" states the value; "exact \approx decimal" the exact one
+    ("3.14", r"The area is $A \approx 3.14$.", True),
+    ("7", "### Final Answer\nThe total number of apples is 7.", True),
+    ("2", "```python\nx = 1\nprint(x ** 2)\n```", False),
+    ("5", "I have no idea, it could be 5 or not.", False),
+    # a response that stops mid-sentence or mid-formula ends on an intermediate result
+    ("17", "Adding the next term gives 12 + 5 = 17 and then we multiply by", False),
+    ("17", r"so far $x = 17$ and then $x \times", False),
+    # a base model that answers and goes on to write the next problem: the answer is the first one
+    ("5", "2 + 3 = 5. The answer is 5.\n\nQuestion: Tom has 3 apples and eats one. How many are left?\nThe answer is 2.", True),
+    ("2", "2 + 3 = 5. The answer is 5.\n\nQuestion: Tom has 3 apples and eats one. How many are left?\nThe answer is 2.", False),
+    ("5", "Problem: what is 2 + 3?\nSolution: 2 + 3 = 5, so the answer is 5.", True),
+    # counts in words, choices named as options, answers stated in Chinese
+    ("5", "Counting them one by one, the answer is five.", True),
+    ("25", r"So the answer is $\text{twenty-five}$.", True),
+    ("5", "Counting them one by one, the answer is six.", False),
+    ("B", "Only the second works, so the correct option is (B).", True),
+    ("C", "Only the second works, so the correct option is (B).", False),
+    ("12", "所以答案是 12。", True),
 ]
 
 
-@pytest.mark.parametrize("gt, response, expected", CASES)
+@pytest.mark.parametrize("gt, response, expected", CASES + FORMS)
 def test_table(gt, response, expected):
     g = grade(response, gt)
     assert g.correct is expected, g
@@ -207,12 +316,54 @@ def test_extract_answer(response, answer, was_boxed):
     assert extract_answer(response) == (answer, was_boxed)
 
 
-def test_extract_fallbacks_are_configurable():
+@pytest.mark.parametrize(
+    "response, answer, rule",
+    [
+        (r"so $\boxed{5}$.", "5", "boxed"),
+        (r"so $\boxed{12", "12", "boxed_unclosed"),
+        (r"Final Answer: The final answer is $7$. I hope it is correct.", "7", "minerva"),
+        ("Thus the final answer is 7.", "7", "final_answer_is"),
+        ("Thus the answer is 7.", "7", "answer_is"),
+        ("2 + 5 = 7\n#### 7", "7", "gsm8k_hash"),
+        ("2 + 5 = 7\nAnswer: 7", "7", "answer_line"),
+        ("2 + 5 = 7\n\n# Answer\n\n7", "7", "prm800k"),
+        ("Two and five make **7**.", "7", "bold"),
+        ("```output\n7\n```", "7", "program_output"),
+        ("Two and five make $7$.", "7", "last_math"),
+        ("Two and five make 7.", "7", "last_number"),
+        ("No numbers here at all.", None, "none"),
+    ],
+)
+def test_extraction_rule_is_named(response, answer, rule):
+    found = extract(response)
+    assert (found.answer, found.rule) == (answer, rule)
+    assert grade(response, "7").extraction == rule
+
+
+def test_extract_rules_are_selectable():
     response = "We get $x = 3$ at the end"
-    assert extract_answer(response, fallbacks=()) == (None, False)
-    assert extract_answer(response, fallbacks=("last_dollar",)) == ("x = 3", False)
-    with pytest.raises(ValueError, match="unknown fallback"):
-        extract_answer(response, fallbacks=("nope",))
+    assert extract(response, rules=("boxed",)) == Extraction(None, "none", False)
+    assert extract(response, rules=("last_math",)) == Extraction("3", "last_math", False)
+    with pytest.raises(ValueError, match="unknown extraction rule"):
+        extract(response, rules=("nope",))
+
+
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("Adding the next term gives 12 + 5 = 17", False),  # last number: cut where it may be intermediate
+        (r"so far $x = 17$", False),  # last math: likewise
+        (r"so $\boxed{17", False),  # a box cut mid-answer may be a prefix of it
+        (r"so $\boxed{17}$ and then we check", True),  # a closed box is a stated answer
+        ("The answer is 17. Let me double-check that by", True),  # so is an explicit statement
+    ],
+)
+def test_truncated_response_gets_no_credit_from_implicit_rules(response, expected):
+    assert grade(response, "17").correct  # full extraction reads 17 from each
+    g = grade(response, "17", truncated=True)
+    assert g.correct is expected
+    assert g.rule == ("truncated" if not expected else g.rule)
+    assert [x.correct for x in grade_many([(response, "17", True)])] == [expected]
 
 
 def test_gt_normalised_like_predictions():
@@ -222,7 +373,7 @@ def test_gt_normalised_like_predictions():
 
 def test_grade_fields_and_fast_path_stays_in_process():
     g = grade(boxed("10,000"), "10000")
-    assert g == Grade(True, "10,000", True, "number", g.seconds, False)
+    assert g == Grade(True, "10,000", True, "number", g.seconds, False, "boxed")
     assert grade("nothing", "1").rule == "no_answer"
     assert grade(r"\boxed{\frac{\sqrt{3}}{2}}", r"\frac{\sqrt3}{2}").rule in ("numeric", "symbolic")
 

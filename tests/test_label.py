@@ -43,7 +43,9 @@ def label(tmp_path, records, **overrides):
         # wrong with no box: the format costs more
         ("I think it is 6", "5", "no_box"),
         ("", "5", "no_box"),
-        (r"cut off at \boxed{5", "5", "no_box"),
+        # an unclosed box at the very end is read (as the original labeler reads it)
+        (r"cut off at \boxed{5", "5", "correct"),
+        (r"cut off at \boxed{6", "5", "wrong"),
     ],
 )
 def test_reward_scheme(tmp_path, response, gt, expected):
@@ -51,6 +53,63 @@ def test_reward_scheme(tmp_path, response, gt, expected):
     (record,), _ = label(tmp_path, [sample(0, [response], gt=gt)])
     assert record["rewards"] == [rewards[expected]]
     assert record["correct"] == [expected == "correct"]
+
+
+@pytest.mark.parametrize(
+    "policy, response, finish, expected",
+    [
+        # recipe: correct by any extraction rule; else "\boxed" anywhere (closed or not) decides
+        ("recipe", r"so $\boxed{5}$", "stop", 1.0),
+        ("recipe", "The answer is 5.", "stop", 1.0),
+        ("recipe", "Adding them gives 5.", "stop", 1.0),
+        ("recipe", r"tried \boxed{4} then the answer is 6.", "stop", -0.5),
+        ("recipe", r"the sum \boxed{6", "stop", -0.5),
+        ("recipe", "It is 6.", "stop", -1.0),
+        # strict_box: only a correct answer in a closed box earns the reward; a closed box is the format
+        ("strict_box", r"so $\boxed{5}$", "stop", 1.0),
+        ("strict_box", "The answer is 5.", "stop", -1.0),
+        ("strict_box", r"so $\boxed{4}$", "stop", -0.5),
+        ("strict_box", r"so $\boxed{5", "stop", -1.0),
+        ("strict_box", r"first $\boxed{4}$. Final Answer: The final answer is $5$. I hope it is correct.", "stop", -0.5),
+        # cut by the token limit: an implicit rule's answer is intermediate in every policy; a stated one counts
+        ("recipe", "so far we have 2 + 3 = 5 and then", "length", -1.0),
+        ("recipe", r"so far $x = 5$ and \boxed{", "length", -0.5),
+        ("recipe", "The answer is 5. Let me double-check by", "length", 1.0),
+        ("strict_box", "so far we have 2 + 3 = 5 and then", "length", -1.0),
+        ("strict_box", r"so $\boxed{5}$ and then we", "length", 1.0),
+    ],
+)
+def test_reward_policies(tmp_path, policy, response, finish, expected):
+    (record,), summary = label(tmp_path, [sample(0, [response], finish_reasons=[finish])], reward_policy=policy)
+    assert record["rewards"] == [expected]
+    assert record["correct"] == [expected == 1.0]
+    assert summary["reward_policy"] == policy
+
+
+def test_stats_count_extraction_rules_and_refused_truncated_answers(tmp_path):
+    responses = [r"$\boxed{5}$", r"$\boxed{4}$", "The answer is 5.", "We get 5.", "We get 5", "nothing"]
+    finish = ["stop", "stop", "stop", "stop", "length", "stop"]
+    _, summary = label(tmp_path, [sample(0, responses, finish_reasons=finish)])
+    assert summary["extraction"] == {
+        "boxed": {"responses": 2, "correct": 1}, "answer_is": {"responses": 1, "correct": 1},
+        "last_number": {"responses": 2, "correct": 1}, "none": {"responses": 1, "correct": 0},
+    }
+    assert (summary["truncated"], summary["truncated_implicit"], summary["correct"]) == (1, 1, 3)
+
+
+def test_audit_file_leaves_failed_prompts_out(tmp_path):
+    audit = tmp_path / "audit.json"
+    audit.write_text(json.dumps({"prompts": 3, "failed": [{"idx": 1, "gt": "?", "reasons": ["x"]}]}))
+    records, summary = label(tmp_path, [sample(i, [r"\boxed{5}"]) for i in range(3)], audit_file=str(audit))
+    assert [r["idx"] for r in records] == [0, 2]
+    assert summary["audit_dropped"] == 1 and summary["prompts"] == 2
+
+
+def test_help_documents_the_reward_policies():
+    out = subprocess.run([sys.executable, "annotate/label.py", "--help"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0
+    assert "--reward_policy" in out.stdout and "strict_box" in out.stdout and "recipe" in out.stdout
 
 
 def test_reward_values_come_from_config(tmp_path):
@@ -64,6 +123,7 @@ def test_reward_values_come_from_config(tmp_path):
     ({"reward_correct": -0.5}, "reward_correct"),
     ({"num_workers": 0}, "num_workers"),
     ({"timeout": 0}, "timeout"),
+    ({"reward_policy": "lenient"}, "reward_policy"),
 ])
 def test_bad_config(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,4 +1,5 @@
-"""annotate/pairs.py: every choose_type on ties, equal rewards, K=1 and empty responses; options; stats; bad input."""
+"""annotate/pairs.py: the original's strategies pinned against its rules, the project's variants, ties, K=1,
+empty responses, options, stats, the original's files, bad input."""
 
 import json
 import random
@@ -6,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from annotate.pairs import CHOOSE_TYPES, RESPONSES_HAVE_EOS, STRATEGIES, PairsArgs, main
 from annotate.stats import NO_RECORD_REASONS
 from common.config import ConfigError
-from common.records import PAIRS, RAFT, read_records, write_jsonl
+from common.records import PAIRS, RAFT, RecordError, read_records, write_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 REWARD = {"c": 1.0, "w": -0.5, "n": -1.0}
@@ -34,52 +36,156 @@ def run(tmp_path, records, choose_type="max_min", **options):
     return read_records(tmp_path / "out.jsonl", RAFT if choose_type == "raft" else PAIRS), summary
 
 
-# The pure strategies, on scores: (chosen, rejected) index sets, or None for no pair.
+ORIGINAL = ("max_min", "max_random", "max_max", "max_min_p", "random")
+VARIANTS = ("max_random_lower", "max_next_lower", "max_min_len_penalty")
+
+
+def original_prepare_data(rewards, responses, choose_type, length_penalty=0.0):
+    """Online-DPO-R1's run_dpo.py prepare_data for one sample, restated with numpy for the tests:
+    (chosen index, rejected index) or None."""
+    rewards = np.asarray(rewards, dtype=float)
+    if choose_type == "random":
+        i, j = 0, 1
+    elif choose_type == "max_random":
+        i = int(np.argmax(rewards))
+        j = 1 if i == 0 else 0
+    elif choose_type == "max_min":
+        i, j = int(np.argmax(rewards)), int(np.argmin(rewards))
+    elif choose_type == "max_max":
+        order = np.argsort(rewards, kind="stable")
+        i, j = int(order[-1]), int(order[-2])
+    else:
+        penalised = [rewards[k] - length_penalty * len(responses[k]) for k in range(len(rewards))]
+        i, j = int(np.argmax(penalised)), int(np.argmin(penalised))
+    if rewards[i] > rewards[j]:
+        return i, j
+    if rewards[i] < rewards[j]:
+        return j, i
+    return None
+
+
+def pairs_of(tmp_path, rows, choose_type, **options):
+    """Our pairs for hand-made (flags, texts) rows, as (chosen index, rejected index) or None per row."""
+    records = [labeled(i, flags, texts=texts) for i, (flags, texts) in enumerate(rows)]
+    out, _ = run(tmp_path, records, choose_type, **options)
+    by_idx = {p["idx"]: p for p in out}
+    result = []
+    for i, (_, texts) in enumerate(rows):
+        pair = by_idx.get(i)
+        result.append(None if pair is None else (texts.index(pair["chosen"]), texts.index(pair["rejected"])))
+    return result
+
+
+# The original's index rules on small tables: (flags, expected (chosen, rejected) or None).
+@pytest.mark.parametrize(
+    "choose_type, flags, expected",
+    [
+        ("max_min", "wcnc", (1, 2)),          # the FIRST best and the FIRST worst
+        ("max_min", "nwcn", (2, 0)),
+        ("max_min", "ccc", None),
+        ("max_random", "wcnn", (1, 0)),       # the best against response 0 ...
+        ("max_random", "cwnn", (0, 1)),       # ... or response 1 when the best is response 0
+        ("max_random", "cnnc", (0, 1)),
+        ("max_random", "ccnn", None),         # response 1 ties the best: no pair, though 2 and 3 are worse
+        ("max_random", "nncn", (2, 0)),
+        ("max_max", "cwnn", (0, 1)),          # the best and the next best
+        ("max_max", "wncw", (2, 3)),          # stable sort: the LAST of the equal next-best rewards
+        ("max_max", "ccnw", None),            # two best responses tie: no pair
+        ("max_max", "cnnn", (0, 3)),
+        ("max_min_p", "wcnc", (1, 2)),        # penalty 0: max_min
+        ("random", "cn", (0, 1)),             # responses 0 and 1, ordered by reward
+        ("random", "ncw", (1, 0)),
+        ("random", "wwc", None),
+    ],
+)
+def test_original_strategies_on_small_tables(tmp_path, choose_type, flags, expected):
+    texts = [f"r{i}" for i in range(len(flags))]
+    assert pairs_of(tmp_path, [(flags, texts)], choose_type) == [expected]
+    assert original_prepare_data([REWARD[f] for f in flags], texts, choose_type) == expected
+
+
+@pytest.mark.parametrize("choose_type", ORIGINAL)
+def test_original_strategies_agree_with_the_original_on_random_tables(tmp_path, choose_type):
+    rng = random.Random(5)
+    rows = []
+    for _ in range(300):
+        k = rng.randint(2, 8)
+        rows.append(("".join(rng.choice("cwn") for _ in range(k)), [f"t{i}" * rng.randint(1, 9) for i in range(k)]))
+    options = {"length_penalty": 0.02} if choose_type == "max_min_p" else {}
+    ours = pairs_of(tmp_path, rows, choose_type, **options)
+    theirs = [original_prepare_data([REWARD[f] for f in flags], texts, choose_type, options.get("length_penalty", 0))
+              for flags, texts in rows]
+    assert ours == theirs
+
+
+def test_pairs_kept_fractions_differ_by_strategy_as_in_the_original(tmp_path):
+    # K = 8 at the recipe's rewards, each response correct with probability 1/2: max_random keeps a pair
+    # only when response 0 (or 1) is below the best, max_max only when the best reward is unique.
+    rng = random.Random(0)
+    rows = [("".join(rng.choice("cwn") for _ in range(8)), [f"t{i}" for i in range(8)]) for _ in range(400)]
+    kept = {name: sum(p is not None for p in pairs_of(tmp_path, rows, name)) / len(rows)
+            for name in ("max_min", "max_random", "max_max", "max_random_lower", "max_next_lower")}
+    assert kept["max_min"] == kept["max_random_lower"] == kept["max_next_lower"]
+    assert kept["max_max"] < kept["max_random"] < kept["max_min"]
+
+
+def test_max_min_p_picks_on_penalised_score_but_orders_by_raw_reward(tmp_path):
+    # lengths in characters: the long right answer gets the lowest penalised score (-9), the short boxed
+    # wrong one the highest (-0.52); the original then orders them by raw reward: the right one is chosen
+    texts = ["right" * 200, "w", "ww"]
+    assert pairs_of(tmp_path, [("cnw", texts)], "max_min_p", length_penalty=0.01) == [(0, 2)]
+    assert original_prepare_data([1.0, -1.0, -0.5], texts, "max_min_p", 0.01) == (0, 2)
+    # two correct answers of different lengths: equal raw rewards, so no pair (unlike max_min_len_penalty)
+    assert pairs_of(tmp_path, [("cc", ["a" * 50, "a"])], "max_min_p", length_penalty=0.01) == [None]
+    (pair,), _ = run(tmp_path, [labeled(0, "cnw", texts=texts)], "max_min_p", length_penalty=0.01)
+    assert (pair["chosen_reward"], pair["rejected_reward"], pair["margin"]) == (1.0, -0.5, 1.5)
+
+
+def test_original_semantics_see_duplicates(tmp_path):
+    # the original indexes all K responses: a repeated text is not removed first
+    texts = ["same", "same", "other"]
+    assert pairs_of(tmp_path, [("ccn", texts)], "max_random") == [None]  # responses 0 and 1 tie
+    assert pairs_of(tmp_path, [("ccn", texts)], "max_random_lower") == [(0, 2)]
+
+
+# The project's variants, on scores: (chosen, rejected) index sets, or None for no pair.
 @pytest.mark.parametrize(
     "name, scores, chosen, rejected",
     [
-        ("max_min", [-0.5, 1.0, -1.0], {1}, {2}),
-        ("max_min", [1.0, 1.0, -1.0, -1.0], {0, 1}, {2, 3}),
-        ("max_min", [-0.5, -1.0], {0}, {1}),
-        ("max_min", [1.0, 1.0, 1.0], None, None),
-        ("max_min", [1.0], None, None),
-        ("max_random", [1.0, -0.5, -1.0, 1.0], {0, 3}, {1, 2}),
-        ("max_random", [-1.0, -1.0], None, None),
-        ("max_max", [1.0, -0.5, -1.0, -0.5], {0}, {1, 3}),
-        ("max_max", [1.0, 1.0, -1.0], {0, 1}, {2}),
-        ("max_max", [-0.5, -0.5], None, None),
-        ("random", [1.0, -1.0], {0}, {1}),
-        ("random", [-1.0, 1.0], {1}, {0}),
-        ("random", [1.0, 1.0], None, None),
-        ("random", [1.0], None, None),
+        ("max_min_len_penalty", [-0.5, 1.0, -1.0], {1}, {2}),
+        ("max_min_len_penalty", [1.0, 1.0, -1.0, -1.0], {0, 1}, {2, 3}),
+        ("max_min_len_penalty", [1.0, 1.0, 1.0], None, None),
+        ("max_random_lower", [1.0, -0.5, -1.0, 1.0], {0, 3}, {1, 2}),
+        ("max_random_lower", [-1.0, -1.0], None, None),
+        ("max_next_lower", [1.0, -0.5, -1.0, -0.5], {0}, {1, 3}),
+        ("max_next_lower", [1.0, 1.0, -1.0], {0, 1}, {2}),
+        ("max_next_lower", [-0.5, -0.5], None, None),
     ],
 )
-def test_strategy_table(name, scores, chosen, rejected):
+def test_variant_table(name, scores, chosen, rejected):
     for seed in range(20):
-        picked = STRATEGIES[name](scores, random.Random(seed))
+        picked = STRATEGIES[name].pick(scores, random.Random(seed))
         if chosen is None:
             assert picked is None
         else:
             assert picked[0] in chosen and picked[1] in rejected
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_strategies_pair_strictly_better_with_worse_and_tie_only_when_equal(name):
+@pytest.mark.parametrize("name", VARIANTS)
+def test_variants_pair_strictly_better_with_worse_and_tie_only_when_equal(name):
     rng = random.Random(0)
     for _ in range(500):
         scores = [rng.choice([1.0, -0.5, -1.0]) for _ in range(rng.randint(1, 6))]
-        picked = STRATEGIES[name](scores, rng)
+        picked = STRATEGIES[name].pick(scores, rng)
         if picked is None:
-            assert name == "random" or len(set(scores)) == 1
+            assert len(set(scores)) == 1
         else:
             assert picked[0] != picked[1] and scores[picked[0]] > scores[picked[1]]
 
 
-def test_max_random_and_random_reach_every_allowed_response():
-    seen = {STRATEGIES["max_random"]([1.0, -0.5, -1.0, -1.0], random.Random(s))[1] for s in range(200)}
+def test_max_random_lower_reaches_every_lower_response():
+    seen = {STRATEGIES["max_random_lower"].pick([1.0, -0.5, -1.0, -1.0], random.Random(s))[1] for s in range(200)}
     assert seen == {1, 2, 3}
-    seen = {STRATEGIES["random"]([1.0, -0.5, -1.0], random.Random(s)) for s in range(200)}
-    assert seen == {(0, 1), (0, 2), (1, 2)}
 
 
 @pytest.mark.parametrize("choose_type", CHOOSE_TYPES)
@@ -89,7 +195,7 @@ def test_k1_empty_and_equal_rewards_give_nothing_and_are_counted(tmp_path, choos
     if choose_type == "raft":
         assert [r["idx"] for r in out] == [0]
         assert stats["no_record"]["no_correct"] == 3
-    else:  # max_min_p too: equal rewards at equal lengths are still ties
+    else:  # the penalised strategies too: equal rewards at equal lengths are still ties
         assert out == []
         assert stats["no_record"]["fewer_than_2"] == 2 and stats["no_record"]["tie"] == 2
     assert stats["prompts"] == 4 and stats["records"] == len(out)
@@ -113,10 +219,11 @@ def test_pairs_never_repeat_a_text_and_margin_is_positive(tmp_path, choose_type)
     assert stats["records"] + sum(stats["no_record"].values()) == 200
 
 
-def test_identical_texts_graded_differently_give_no_pair(tmp_path):
+@pytest.mark.parametrize("choose_type, reason, duplicates", [("max_min", "tie", 0), ("max_next_lower", "fewer_than_2", 1)])
+def test_identical_texts_graded_differently_give_no_pair(tmp_path, choose_type, reason, duplicates):
     # e.g. a timeout graded one copy wrong: the pair would teach nothing, and chosen == rejected is forbidden
-    out, stats = run(tmp_path, [labeled(0, "cn", texts=["same", "same"])])
-    assert out == [] and stats["no_record"]["fewer_than_2"] == 1 and stats["duplicates_dropped"] == 1
+    out, stats = run(tmp_path, [labeled(0, "cn", texts=["same", "same"])], choose_type)
+    assert out == [] and stats["no_record"][reason] == 1 and stats["duplicates_dropped"] == duplicates
 
 
 def test_empty_response_can_be_rejected(tmp_path):
@@ -140,22 +247,49 @@ def test_pair_record_carries_text_exactly_as_generated(tmp_path):
         ("chars", [1, 1, 1], ["x" * 30, "x" * 5, "x" * 10], "x" * 5, "x" * 30),
     ],
 )
-def test_max_min_p_prefers_shorter_among_equal_rewards(tmp_path, unit, tokens, texts, chosen, rejected):
-    (pair,), _ = run(tmp_path, [labeled(0, "ccc", texts=texts, tokens=tokens)], "max_min_p", length_unit=unit)
+def test_max_min_len_penalty_prefers_shorter_among_equal_rewards(tmp_path, unit, tokens, texts, chosen, rejected):
+    (pair,), _ = run(tmp_path, [labeled(0, "ccc", texts=texts, tokens=tokens)], "max_min_len_penalty",
+                     length_unit=unit)
     assert (pair["chosen"], pair["rejected"]) == (chosen, rejected)
     assert pair["chosen_reward"] < 1.0 and pair["margin"] > 0
 
 
-def test_max_min_p_default_penalty_never_overturns_rewards(tmp_path):
+def test_max_min_len_penalty_default_penalty_never_overturns_rewards(tmp_path):
     # a long right answer still beats a short wrong one at the default penalty
-    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])], "max_min_p")
+    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])], "max_min_len_penalty")
     assert (pair["chosen"], pair["rejected"]) == ("right", "wrong")
 
 
-def test_max_min_p_large_penalty_is_allowed_to_overturn(tmp_path):
-    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])], "max_min_p",
-                     length_penalty=0.01)
+def test_max_min_len_penalty_large_penalty_is_allowed_to_overturn(tmp_path):
+    (pair,), _ = run(tmp_path, [labeled(0, "cw", texts=["right", "wrong"], tokens=[4000, 10])],
+                     "max_min_len_penalty", length_penalty=0.01)
     assert (pair["chosen"], pair["rejected"]) == ("wrong", "right")
+
+
+def test_length_defaults_follow_the_strategy():
+    original = PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type="max_min_p")
+    variant = PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type="max_min_len_penalty")
+    assert (original.length_penalty, original.length_unit) == (0.0, "chars")
+    assert (variant.length_penalty, variant.length_unit) == (1e-4, "tokens")
+
+
+def test_original_labeled_records_without_optional_keys(tmp_path):
+    # the original's reward_labeling.py output: one JSON array of {prompt, responses, gt, rewards}
+    rows = [{"prompt": "p0", "responses": ["a", "b", "c"], "gt": "1", "rewards": [-1.0, 1.0, -0.5]},
+            {"prompt": "p1", "responses": ["d", "e"], "gt": "2", "rewards": [1.0, 1.0]}]
+    path = tmp_path / "labeled.json"
+    path.write_text(json.dumps(rows, indent=4))
+    args = PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "pairs.jsonl"))
+    summary = main(args)
+    assert read_records(tmp_path / "pairs.jsonl", PAIRS) == [
+        {"idx": 0, "prompt": "p0", "chosen": "b", "rejected": "a", "chosen_reward": 1.0, "rejected_reward": -1.0,
+         "margin": 2.0}]
+    assert summary["chosen_tokens_mean"] is None and summary["chosen_chars_mean"] == 1.0
+    with pytest.raises(RecordError, match=r"labeled.json:1: choose_type raft needs the key 'correct'"):
+        main(PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "raft.jsonl"), choose_type="raft"))
+    with pytest.raises(RecordError, match="needs num_tokens"):
+        main(PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "p.jsonl"),
+                       choose_type="max_min_len_penalty"))
 
 
 def test_raft_draws_a_correct_response_uniformly(tmp_path):
@@ -177,9 +311,9 @@ def test_raft_draws_a_correct_response_uniformly(tmp_path):
 )
 def test_drop_options(tmp_path, option, flags, reason):
     record = labeled(0, flags, tokens=[10, 20, 30][: len(flags)])
-    kept, _ = run(tmp_path, [record], "max_min_p")
+    kept, _ = run(tmp_path, [record], "max_min_len_penalty")
     assert len(kept) == 1
-    dropped, stats = run(tmp_path, [record], "max_min_p", **{option: True})
+    dropped, stats = run(tmp_path, [record], "max_min_len_penalty", **{option: True})
     assert dropped == [] and stats["no_record"][reason] == 1
 
 
@@ -198,10 +332,10 @@ def test_drop_truncated(tmp_path):
 
 def test_same_seed_same_pairs_and_a_prompts_pair_ignores_the_rest_of_the_file(tmp_path):
     records = [labeled(i, "ccwwnn") for i in range(30)]
-    first, _ = run(tmp_path, records, "max_random", seed=3)
-    again, _ = run(tmp_path, records, "max_random", seed=3)
-    alone, _ = run(tmp_path, records[10:11], "max_random", seed=3)
-    other, _ = run(tmp_path, records, "max_random", seed=4)
+    first, _ = run(tmp_path, records, "max_random_lower", seed=3)
+    again, _ = run(tmp_path, records, "max_random_lower", seed=3)
+    alone, _ = run(tmp_path, records[10:11], "max_random_lower", seed=3)
+    other, _ = run(tmp_path, records, "max_random_lower", seed=4)
     assert first == again and alone == [first[10]] and first != other
 
 

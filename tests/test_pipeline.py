@@ -313,7 +313,7 @@ def test_micro_run_end_to_end(tmp_path):
     again = driver("--config", MICRO, *overrides, timeout=300)  # a finished run: every stage skipped
     assert again.returncode == 0
     skipped = again.stderr.count(": skipped, ")
-    assert skipped == 8 and "resuming" in again.stderr, again.stderr[-3000:]
+    assert skipped == 9 and "resuming" in again.stderr, again.stderr[-3000:]  # 8 stages + the audit
 
 
 def start_driver(args: list[str], log: Path) -> subprocess.Popen:

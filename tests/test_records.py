@@ -77,3 +77,36 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "s.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+def test_original_samples_without_optional_keys_read_with_line_idx(tmp_path):
+    # the original's generation/gen_hf.py writes {prompt, responses, gt}: no idx, finish_reasons, num_tokens
+    rows = [{"prompt": "q0", "responses": ["a", "b"], "gt": "1"}, {"prompt": "q1", "responses": ["c"], "gt": "2"}]
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps(r) for r in rows])
+    records = read_records(path, SAMPLES)
+    assert [r["idx"] for r in records] == [0, 1] and "finish_reasons" not in records[0]
+    assert records[1] == dict(rows[1], idx=1)
+
+
+def test_optional_lists_are_checked_when_present(tmp_path):
+    bad = {"prompt": "q", "responses": ["a", "b"], "gt": "1", "num_tokens": [1]}
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps(bad)])
+    with pytest.raises(RecordError, match="lists of different lengths"):
+        read_records(path, SAMPLES)
+    path = write_lines(tmp_path / "s.jsonl", [json.dumps(dict(bad, num_tokens=[1, "2"]))])
+    with pytest.raises(RecordError, match=r"'num_tokens'\[1\] must be int"):
+        read_records(path, SAMPLES)
+
+
+def test_a_json_array_file_is_read_item_by_item(tmp_path):
+    # the original's reward_labeling.py writes json.dump(all_data, f, indent=4)
+    rows = [dict(SAMPLE, rewards=[1.0, -1.0]), {"prompt": "q", "responses": [], "gt": "3", "rewards": []}]
+    path = tmp_path / "l.json"
+    path.write_text("\n " + json.dumps(rows, indent=4), encoding="utf-8")
+    assert read_records(path, LABELED) == [rows[0], dict(rows[1], idx=1)]
+    path.write_text(json.dumps([rows[0], {"prompt": "q"}], indent=4), encoding="utf-8")
+    with pytest.raises(RecordError, match=r"l.json:2: missing key"):
+        read_records(path, LABELED)
+    path.write_text('[{"prompt": ', encoding="utf-8")
+    with pytest.raises(RecordError, match="not a valid JSON array"):
+        read_records(path, LABELED)

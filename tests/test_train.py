@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -332,6 +333,29 @@ def test_bad_config_exits_2_with_one_line(data, tiny_model_dir, tmp_path):
     assert len(errors) == 1 and "beta must be > 0" in errors[0] and "Traceback" not in out.stderr
 
 
+def test_release_removes_every_hook_of_the_engines_that_precomputed():
+    class Engine:
+        """A DeepSpeed 0.19 engine as far as hooks go: ZeRO-3's on every submodule, which destroy() removes,
+        and the engine's prologue/epilogue pair on the root, which it leaves (the slow ZeRO-3 test runs the
+        real one)."""
+
+        def __init__(self, module):
+            self.zero3 = [m.register_forward_pre_hook(lambda *a: None) for m in module.modules()]
+            self.module_forward_pre_hook = module.register_forward_pre_hook(lambda *a: None)
+            self.module_forward_post_hook = module.register_forward_hook(lambda *a: None)
+
+        def destroy(self):
+            for hook in self.zero3:
+                hook.remove()
+
+    policy, reference = torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.Linear(2, 2)
+    trainer = types.SimpleNamespace(_precompute_engine=Engine(policy), ref_model=Engine(reference))
+    dpo.release_precompute_engines(trainer)
+    assert trainer._precompute_engine is None and trainer.ref_model is None
+    for module in (*policy.modules(), reference):
+        assert not module._forward_pre_hooks and not module._forward_hooks
+
+
 def test_zero3_without_gathering_weights_is_refused():
     from accelerate.utils import DeepSpeedPlugin
 
@@ -344,9 +368,12 @@ def test_zero3_without_gathering_weights_is_refused():
         training.check_deepspeed_saves_weights(Config())
 
 
-def launch(kind: str, data: Path, model: Path, output_dir: Path) -> None:
-    """Two CPU processes training the pairs with batch 2 each (effective batch 4, as the 1-process run)."""
-    script = [str(REPO / "dpo_iteration" / "dpo.py"), str(data / "dpo.yaml"), "--model_name_or_path", str(model),
+def launch(kind: str, data: Path, model: Path, output_dir: Path, probe: Path | None = None) -> None:
+    """Two CPU processes training the pairs with batch 2 each (effective batch 4, as the 1-process run).
+
+    With ``probe``, dpo.py runs under tests/zero3_probe.py, which records the policy's hooks there."""
+    entry = [str(REPO / "tests" / "zero3_probe.py"), str(probe)] if probe else [str(REPO / "dpo_iteration" / "dpo.py")]
+    script = [*entry, str(data / "dpo.yaml"), "--model_name_or_path", str(model),
               "--train_file", str(data / "pairs.jsonl"), "--output_dir", str(output_dir), "--seed", "1",
               "--per_device_train_batch_size", "2", "--ddp_find_unused_parameters", "false"]
     accelerate = [sys.executable, "-m", "accelerate.commands.launch"]
@@ -364,7 +391,14 @@ def launch(kind: str, data: Path, model: Path, output_dir: Path) -> None:
 def test_two_processes_train_what_one_does(data, tiny_model_dir, dpo_model, tmp_path, kind):
     from safetensors.torch import load_file
 
-    launch(kind, data, tiny_model_dir, tmp_path / "model")
+    probe = tmp_path / "probe.json" if kind == "zero3" else None
+    launch(kind, data, tiny_model_dir, tmp_path / "model", probe)
+    if probe:
+        # DPO_YAML precomputes the reference log-probs: TRL wrapped the policy in a ZeRO-3 inference engine
+        # for that, whose parameter hooks the trainer removed before training.
+        seen = json.loads(probe.read_text())
+        assert seen["engine_before"] and len(seen["hooks_before"]) > 0, seen["hooks_before"][:5]
+        assert not seen["engine_after"] and seen["hooks_after"] == [], seen["hooks_after"]
     one, two = load_file(dpo_model / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
     start = load_file(tiny_model_dir / "model.safetensors")
     assert two.keys() == one.keys()

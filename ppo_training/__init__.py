@@ -1,0 +1,1 @@
+"""PPO and GRPO baselines on verl: data preparation, the reward function, launch scripts."""

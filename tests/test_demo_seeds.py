@@ -1,0 +1,105 @@
+"""The seed sweep's logic (bench/demo_seeds.py: which runs share a warm-up, how it is shared, the curve
+figures) and, marked slow, the demo's determinism: the same machine, threads and seed give the same run."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("demo_seeds", REPO / "bench" / "demo_seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo_seeds = load_bench()
+
+
+def overrides(seed: int, *more: str) -> list[str]:
+    return ["runs_dir=/tmp/unused", f"run_name=r{seed}", f"seed={seed}", *more]
+
+
+def test_dpo_and_raft_demos_of_one_seed_share_a_warmup(monkeypatch):
+    key = demo_seeds.warmup_key
+    monkeypatch.chdir(REPO)  # the configs name their trainer configs relative to the repository
+    dpo, raft = str(REPO / "configs/demo.yaml"), str(REPO / "configs/demo_raft.yaml")
+    assert key(dpo, overrides(42)) == key(raft, overrides(42))
+    assert key(dpo, overrides(42, "train_overrides.beta=0.2", "K=4")) == key(dpo, overrides(42))
+    # anything before the loop changes the warm-up model or its evaluation
+    for change in ("warmup_overrides.learning_rate=1.0e-3", "demo_num_sft=100", "eval_max_tokens=32",
+                   "iterations=2"):
+        assert key(dpo, overrides(42, change)) != key(dpo, overrides(42)), change
+    assert key(dpo, overrides(43)) != key(dpo, overrides(42))
+
+
+def fake_run(folder: Path) -> None:
+    for path in ("assets/DONE", "assets/model/model.safetensors", "iter_0/model/model.safetensors",
+                 "iter_0/eval/summary.json", "iter_0/times.tsv"):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(path)
+
+
+def test_a_warmup_is_shared_by_hard_links_only_with_a_run_not_started(tmp_path):
+    source, target = tmp_path / "demo_s1", tmp_path / "demo_raft_s1"
+    assert not demo_seeds.share_warmup(source, target)  # no finished warm-up to share
+    fake_run(source)
+    assert demo_seeds.share_warmup(source, target)
+    shared = target / "iter_0" / "model" / "model.safetensors"
+    assert shared.read_text() == "iter_0/model/model.safetensors"
+    assert shared.stat().st_ino == (source / "iter_0" / "model" / "model.safetensors").stat().st_ino
+    assert (target / "assets" / "DONE").is_file() and (target / "iter_0" / "eval" / "summary.json").is_file()
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / "config.yaml").write_text("run_name: started\n")
+    assert not demo_seeds.share_warmup(source, started)
+    assert not (started / "iter_0").exists()
+
+
+@pytest.mark.parametrize(
+    "points, drop", [([30.0, 35.0, 40.0], 0.0), ([30.0, 38.0, 34.5, 41.0, 40.0], 3.5), ([30.0, None, 28.0], 2.0)]
+)
+def test_largest_drop(points, drop):
+    assert demo_seeds.largest_drop(points) == pytest.approx(drop)
+
+
+def test_spread_states_mean_std_and_range():
+    assert demo_seeds.spread([10.0, 12.0, 14.0]) == "mean +12.0, std 2.0, min +10.0, max +14.0 (n=3)"
+    assert demo_seeds.spread([]) == "no finished runs"
+
+
+def digests(run_dir: Path) -> dict[str, str]:
+    """Every file a run produced that should depend only on its inputs (not logs, times or the manifest)."""
+    varying = {"config.yaml", "manifest.json", "driver.log", "times.tsv", "report.md", "summary.json", "curves.png", "train_log.json"}
+    out = {}
+    for path in sorted(run_dir.rglob("*")):
+        relative = path.relative_to(run_dir)
+        if path.is_file() and path.name not in varying and "logs" not in relative.parts:
+            out[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.mark.slow
+def test_same_machine_threads_and_seed_give_the_same_run(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "2"}
+    runs = []
+    for name in ("a", "b"):
+        out = subprocess.run(["bash", str(REPO / "run_iter_dpo.sh"), "--config", "configs/micro.yaml",
+                              f"runs_dir={tmp_path}", f"run_name={name}"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(digests(tmp_path / name))
+    a, b = runs
+    for produced in ("iter_0/model/model.safetensors", "iter_1/samples.jsonl", "iter_1/labeled.jsonl",
+                     "iter_1/pairs.jsonl", "iter_1/model/model.safetensors"):
+        assert produced in a
+    assert any(p.startswith("iter_1/eval/") for p in a)
+    assert a == b

@@ -1,0 +1,131 @@
+"""The GPU path (marker gpu, run by `bash tests/run.sh --gpu`; skipped, saying why, without NVIDIA GPUs):
+vLLM sampling in .venv-vllm, DPO under DeepSpeed ZeRO-3 on two GPUs against one, and the micro pipeline on
+GPUs with vLLM. The models are tests/real_vocab.py's (Qwen2.5's vocabulary, head size 64 for vLLM's
+attention kernels) and the demo's tiny model; prompts and pairs are made here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_train import data  # noqa: F401  (the fixture: 16 pairs and a DPO config for the tiny model)
+
+from common.records import SAMPLES, read_records, write_jsonl
+
+pytestmark = pytest.mark.gpu
+
+REPO = Path(__file__).resolve().parent.parent
+# vLLM's own log lines: "(EngineCore_DP0 pid=123) INFO 12-01 10:00:00 [file.py:12] ..." (vllm/logger.py)
+VLLM_LOG_LINE = re.compile(r"pid=\d+\) (INFO|WARNING) \d\d-\d\d ")
+
+
+def gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def gen_python() -> str:
+    """The generation interpreter, chosen as the driver chooses it (common/gen_python.sh)."""
+    out = subprocess.run(["bash", "-c", 'source common/gen_python.sh && gen_python "$PWD"'], cwd=REPO,
+                         capture_output=True, text=True, check=True)
+    python = out.stdout.strip()
+    if subprocess.run([python, "-c", "import vllm"], capture_output=True).returncode != 0:
+        pytest.skip(f"{python} has no vllm: run `bash setup.sh` on this GPU machine (it builds .venv-vllm)")
+    return python
+
+
+@pytest.fixture(scope="module")
+def vllm_model(tmp_path_factory) -> Path:
+    from real_vocab import build_real_vocab_model
+
+    return build_real_vocab_model(tmp_path_factory.mktemp("gpu_model") / "model", hidden_size=256)
+
+
+def write_task(folder: Path) -> tuple[Path, Path]:
+    prompts, tests = folder / "prompts.jsonl", folder / "task" / "arith" / "test.jsonl"
+    write_jsonl(prompts, [{"idx": f"p{i}", "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(8)])
+    write_jsonl(tests, [{"idx": f"t{i}", "problem": f"Compute {i} + 2.", "gt": str(i + 2)} for i in range(8)])
+    return prompts, tests.parent.parent
+
+
+def test_vllm_samples_and_stops_at_im_end(vllm_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    prompts, _ = write_task(tmp_path)
+    cmd = [gen_python(), "generation/sample.py", "--model_name_or_path", str(vllm_model), "--dataset_name_or_path",
+           str(prompts), "--output_dir", str(tmp_path / "shards"), "--K", "8", "--temperature", "1.0",
+           "--max_new_tokens", "32", "--seed", "0", "--engine", "vllm", "--gpu_memory_utilization", "0.3"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0"}
+    env.pop("VLLM_LOGGING_LEVEL", None)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert VLLM_LOG_LINE.search(out.stdout + out.stderr), "vLLM's INFO/WARNING lines did not reach the log"
+    tokenizer = AutoTokenizer.from_pretrained(vllm_model)
+    records = read_records(tmp_path / "shards" / "shard_0_of_1.jsonl", SAMPLES)
+    assert [r["idx"] for r in records] == [f"p{i}" for i in range(8)]
+    for record in records:
+        assert len(record["responses"]) == 8 and set(record["finish_reasons"]) == {"stop"}
+        # the model's habit (tests/real_vocab.py): a boxed digit or nothing, ended by <|im_end|>
+        assert all(re.fullmatch(r"(\\boxed\{\d\})?", r) for r in record["responses"]), record["responses"]
+        assert record["num_tokens"] == [len(tokenizer(r, add_special_tokens=False)["input_ids"]) + 1
+                                        for r in record["responses"]]
+
+
+def test_two_gpu_zero3_dpo_trains_what_one_gpu_does(data, tiny_model_dir, tmp_path):  # noqa: F811 (the fixture)
+    from safetensors.torch import load_file
+
+    if gpus() < 2:
+        pytest.skip(f"needs 2 GPUs, found {gpus()}")
+    common = [str(data / "dpo.yaml"), "--model_name_or_path", str(tiny_model_dir), "--train_file",
+              str(data / "pairs.jsonl"), "--seed", "1", "--bf16", "false"]
+    one = subprocess.run([sys.executable, "dpo_iteration/dpo.py", *common, "--output_dir", str(tmp_path / "one")],
+                         cwd=REPO, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"})
+    assert one.returncode == 0, one.stderr[-3000:]
+    probe = tmp_path / "probe.json"
+    two = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "configs/accelerate/zero3.yaml",
+         "--num_processes", "2", "--mixed_precision", "no", "tests/zero3_probe.py", str(probe), *common,
+         "--output_dir", str(tmp_path / "two"), "--per_device_train_batch_size", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"})
+    assert two.returncode == 0, two.stderr[-3000:]
+    seen = json.loads(probe.read_text())
+    assert seen["engine_before"] and seen["hooks_before"] and seen["hooks_after"] == [], seen["hooks_after"]
+
+    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    start = load_file(tiny_model_dir / "model.safetensors")
+    assert a.keys() == b.keys() == start.keys()
+    moved = max((a[k].float() - start[k].float()).abs().max().item() for k in a)
+    differ = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert differ < 2e-2 * moved, (differ, moved)  # as the CPU test (tests/test_train.py)
+    assert json.loads((tmp_path / "two" / "train_log.json").read_text())["pairs"] == 16
+
+
+def test_micro_pipeline_on_gpus(vllm_model, tmp_path):
+    from test_pipeline import MICRO, check_run_is_whole, driver
+
+    gen_python()  # skips, saying why, where .venv-vllm has no vLLM
+    count = min(2, gpus())
+    accelerate = "configs/accelerate/zero3.yaml" if count == 2 else "configs/accelerate/single.yaml"
+    prompts, task = write_task(tmp_path)
+    out = driver("--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false", f"model_name_or_path={vllm_model}",
+                 f"prompts=[{prompts}]", "warmup_config=", f"eval_data_dir={task}", f"num_gpus={count}",
+                 "num_shards=0", "engine=vllm", "eval_engine=vllm", f"accelerate_config={accelerate}",
+                 "train_overrides.bf16=true", "generation_overrides={gpu_memory_utilization: 0.3}",
+                 "eval_overrides={gpu_memory_utilization: 0.3}", timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_dir = tmp_path / "micro"
+    check_run_is_whole(run_dir)
+    log = (run_dir / "driver.log").read_text()
+    assert f"; {count} GPU(s)" in log and "--engine vllm" in log
+    assert VLLM_LOG_LINE.search((run_dir / "iter_1" / "logs" / "generation.log").read_text())
+    samples = read_records(run_dir / "iter_1" / "samples.jsonl", SAMPLES)
+    assert all(set(r["finish_reasons"]) == {"stop"} for r in samples)
+    assert json.loads((run_dir / "iter_1" / "model" / "train_log.json").read_text())["pairs"] > 0

