@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 
 from common.config import ConfigError, run_cli
+from common.prompt_sets import load_prompts
 from common.prompts import render_prompt
 from generation.engines import SamplingSpec, make_engine
-from generation.sample import load_prompts
 
 
 @dataclass

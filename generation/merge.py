@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import ConfigError, run_cli
+from common.prompt_sets import load_rows, row_idx
 from common.records import DROPPED, SAMPLES, read_records, write_jsonl
-from generation.sample import load_rows, row_idx, shard_path, shard_positions
+from generation.sample import shard_path, shard_positions
 
 logger = logging.getLogger(__name__)
 

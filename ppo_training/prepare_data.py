@@ -33,9 +33,9 @@ from pathlib import Path
 from annotate.audit import DEFAULT_MAX_FAIL_SHARE, AuditFailed, audit
 from annotate.label import gt_text
 from common.config import ConfigError, run_cli
+from common.prompt_sets import load_prompts
 from common.prompts import INSTRUCTION, PROMPT_TYPES, chat_messages
 from common.records import atomic_open, write_json
-from generation.sample import load_prompts
 
 logger = logging.getLogger(__name__)
 

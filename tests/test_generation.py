@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from common.config import ConfigError
+from common.prompt_sets import load_prompts
 from common.prompts import render_prompt
 from common.records import RecordError, read_records, write_jsonl
 from generation import engines
@@ -19,7 +20,6 @@ from generation.merge import MergeArgs, read_shards
 from generation.merge import main as merge_main
 from generation.sample import (
     SampleArgs,
-    load_prompts,
     sample_records,
     shard_path,
     shard_positions,

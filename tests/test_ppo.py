@@ -200,8 +200,8 @@ def test_verls_dataset_and_rollout_tokens_equal_the_samplers(tiny_assets, tmp_pa
     from verl.utils.dataset.rl_dataset import RLHFDataset
     from verl.utils.tokenizer.continuous_token_wiring import create_continuous_token_builder
 
+    from common.prompt_sets import load_prompts
     from generation.engines import encode_prompts
-    from generation.sample import load_prompts
 
     source = tiny_assets / "task/iter_1.jsonl"
     prepare(PrepareArgs(dataset_name_or_path=str(source), output_dir=str(tmp_path), val_size=2, prompt_type=prompt_type))
