@@ -135,6 +135,13 @@ _CHECK_RE = re.compile(
 _LABEL_RE = re.compile(r"^(?:step|case|part|note|method|solution|answer|final\s+answer|explanation)\b(?:\s*\d+)?\W*$", re.I)
 _NEGATION_RE = re.compile(r"\bnot\b|n't\b|\bcannot\b|\bnever\b|\\neq?(?![A-Za-z])|≠", re.I)
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*$\\])")
+# A clause that justifies the answer stated before it: "x = 3, since $3^2 = 9$", "..., where $r = 6$".
+# Lower case only: a sentence that opens with "Since ..." states its answer after the clause.
+_JUSTIFICATION_RE = re.compile(r",?\s+(?:since|because|as\s+(?:shown|computed|found)|given\s+that|where)\b")
+# A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3".
+_ORDINAL_CONTEXT_RE = re.compile(
+    r"\b(?:step|part|case|equation|eq\.|line|problem|question|figure|page|round|stage|method)\s*\(?$", re.I
+)
 _NAME_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?(?:'|\^\{?\\prime\}?)?\s*$")
 _SIMPLE_LHS_RE = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?(?:\([^()=]{0,20}\))?\s*$")
 
@@ -525,10 +532,40 @@ def _program_output(text: str) -> str | None:
     return lines[-1]
 
 
+def _final_clause(closing: str) -> str:
+    """The closing text without its last sentence's trailing justification ("..., since $k^2 = 9$.")."""
+    sentences = _SENTENCE_SPLIT_RE.split(closing.strip())
+    sentences[-1] = _JUSTIFICATION_RE.split(sentences[-1], maxsplit=1)[0]
+    return " ".join(sentences)
+
+
+def _number_after_math(closing: str, segments: list[tuple[int, int, str]]) -> str | None:
+    """A plain number that the last sentence states after its last math holding a value.
+
+    "Since $n = 4$, the sum is 10." and "The smallest such $n$ is 7." state their answer as a number in
+    prose; the math before it names the unknowns or the givens.
+    """
+    splits = list(_SENTENCE_SPLIT_RE.finditer(closing))
+    sentence_start = splits[-1].end() if splits else 0
+    valued = [(end, content) for start, end, content in segments if start >= sentence_start and content
+              and not _NAME_RE.match(content)]
+    if valued and "=" not in valued[-1][1]:
+        return None  # "$40$ daps are equal to 70 yaps": a value set in math is the one the sentence states
+    after = valued[-1][0] if valued else sentence_start
+    plain = _MATH_RE.sub(lambda m: " " * len(m.group(0)), closing[after:]).replace("**", "  ")
+    numbers = [m for m in _NUMBER_RE.finditer(plain) if not re.match(r"[A-Za-z]", plain[m.end() : m.end() + 1])
+               and not _ORDINAL_CONTEXT_RE.search(plain[: m.start()])]
+    return numbers[-1].group(0).replace(",", "") if numbers else None
+
+
 def _last_math(closing: str) -> str | None:
+    closing = _final_clause(closing)
     segments = _math_segments(closing)
     if not segments:
         return None
+    number = _number_after_math(closing, segments)
+    if number is not None:
+        return number
     joined = _joined(closing, segments)
     if joined is not None:
         return joined

@@ -250,6 +250,26 @@ FORMS = [
     ("12", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", False),
     ("17", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", True),
     (r"\frac{22}{7}", r"Hence the ratio is $\frac{22}{7} \approx 3.14$.", True),
+    # ... unless the last sentence states a plain number after its math (which names unknowns or givens);
+    # a justification after the answer ("since ...", "where ...") and a step label do not state it
+    ("10", "Since $n = 4$, the sum is 10.", True),
+    ("4", "Since $n = 4$, the sum is 10.", False),
+    ("7", "The smallest such $n$ is 7.", True),
+    ("3", "There are 3 values of $x$ that satisfy the equation.", True),
+    ("2", "The equation has roots $x=1$ and $x=3$, so there are 2 roots.", True),
+    ("3", "The equation has roots $x=1$ and $x=3$, so there are 2 roots.", False),
+    ("3", "The value of $k$ is 3, since $k^2 = 9$.", True),
+    ("9", "The value of $k$ is 3, since $k^2 = 9$.", False),
+    (r"36\pi", r"The area is $\pi r^2 = 36\pi$, where $r = 6$.", True),
+    ("5", "So $x = 5$ is the solution found in step 2.", True),
+    ("36", "Plugging in $x = 2$ gives the total of $36$.", True),
+    ("2", "Plugging in $x = 2$ gives the total of $36$.", False),
+    ("24", r"The area is $6 \times 4 = 24$ square units. The perimeter is $2(6+4)=20$.", False),
+    # a sentence that opens with "Since" states its answer after the clause; a value set in math stays the answer
+    (r"\sqrt{3}", r"We found $s^2 = 3$. Since a side is positive, $s = \sqrt{3}$ units.", True),
+    ("3", r"We found $s^2 = 3$. Since a side is positive, $s = \sqrt{3}$ units.", False),
+    ("12", "Scaling by 4, $12$ cups of flour go with 8 eggs.", True),
+    ("8", "Scaling by 4, $12$ cups of flour go with 8 eggs.", False),
     # program output when nothing is stated after it; a later statement wins over it
     ("5", "```python\nprint(2 + 3)\n```\n```output\n5\n```", True),
     ("5", "```python\nprint(2 + 3)\n```\n```output\n5\n```\nSo the total is 6 after adding the extra one.", False),
