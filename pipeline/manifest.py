@@ -30,7 +30,7 @@ GEN_PACKAGES = ("vllm", "torch", "transformers")
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
