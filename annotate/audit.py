@@ -171,15 +171,20 @@ def main(args: AuditArgs) -> dict:
     return result
 
 
+def run_audited_cli(main, dataclass_types, argv: list[str] | None) -> None:
+    """``run_cli`` of a stage that audits: a failed audit ends the process with its list and exit status 1."""
+    try:
+        run_cli(main, dataclass_types, argv)
+    except AuditFailed as e:
+        logger.error("%s", e)
+        sys.exit(1)
+
+
 def cli(argv: list[str]) -> None:
     """`audit.py PROMPTS [--flags]` (the prompts file may be given first, without its flag)."""
     if argv and not argv[0].startswith("-") and not argv[0].endswith((".yaml", ".yml")):
         argv = ["--dataset_name_or_path", argv[0], *argv[1:]]
-    try:
-        run_cli(main, [AuditArgs], argv)
-    except AuditFailed as e:
-        logger.error("%s", e)
-        sys.exit(1)
+    run_audited_cli(main, [AuditArgs], argv)
 
 
 if __name__ == "__main__":

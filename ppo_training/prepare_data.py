@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import logging
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.audit import DEFAULT_MAX_FAIL_SHARE, AuditFailed, audit
+from annotate.audit import DEFAULT_MAX_FAIL_SHARE, AuditFailed, audit, run_audited_cli
 from annotate.label import gt_text
-from common.config import ConfigError, run_cli
+from common.config import ConfigError
 from common.prompt_sets import load_prompts
 from common.prompts import INSTRUCTION, PROMPT_TYPES, chat_messages
 from common.records import atomic_open, write_json
@@ -181,11 +180,7 @@ def main(args: PrepareArgs) -> dict:
 
 
 def cli(argv: list[str] | None = None) -> None:
-    try:
-        run_cli(main, [PrepareArgs], argv)
-    except AuditFailed as e:
-        logger.error("%s", e)
-        sys.exit(1)
+    run_audited_cli(main, [PrepareArgs], argv)
 
 
 if __name__ == "__main__":
