@@ -104,8 +104,9 @@ def machine_line() -> str:
                  if line.startswith("model name")]
         model = names[0] if names else model
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    threads = os.environ.get("OMP_NUM_THREADS", "torch default")
-    return f"machine: {os.cpu_count()} CPUs ({model}); OMP_NUM_THREADS={threads}; load average {load} (1/5/15 min)"
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    return (f"machine: {os.cpu_count()} CPUs ({model}); load average {load} (1/5/15 min); OMP_NUM_THREADS here "
+            f"{threads} (a config's environment sets it for its stages)")
 
 
 def run_one(config_file: str, overrides: list[str], log: Path) -> tuple[int, float]:
@@ -156,9 +157,11 @@ def main() -> None:
                 status, wall = run_one(config_file, overrides, run_dir.parent / f"{name}.out")
                 if status != 0:
                     note = f"FAILED (exit {status}), see {run_dir.parent / (name + '.out')}"
-                print(f"{name}: exit {status}, {wall:.0f} s wall {note}", flush=True)
             warmups.setdefault(key, run_dir)
             points = curve(run_dir)
+            if not args.report_only:
+                shown = " -> ".join("-" if p is None else f"{p:.1f}" for p in points)
+                print(f"{name}: exit {status}, {wall:.0f} s wall; accuracy {shown} {note}", flush=True)
             finished = len(points) > 1 and points[0] is not None and points[-1] is not None
             results.append({"name": name, "config": config_file, "curve": points, "wall": wall, "note": note,
                             "gain": points[-1] - points[0] if finished else None})
@@ -169,9 +172,12 @@ def main() -> None:
         rows = [r for r in results if r["config"] == config_file and r["gain"] is not None]
         drops = [largest_drop(r["curve"]) for r in rows]
         finals = [r["curve"][-1] for r in rows]
-        print(f"{config_file}: final gain {spread([r['gain'] for r in rows])}; "
-              f"final accuracy {statistics.mean(finals) if finals else float('nan'):.1f}; "
-              f"largest drop {max(drops, default=0.0):.1f}")
+        line = f"{config_file}: final gain {spread([r['gain'] for r in rows])}"
+        if finals:
+            p, n = statistics.mean(finals) / 100, load_config(config_file).demo_num_test
+            line += (f"; final accuracy {100 * p:.1f}; largest drop {max(drops):.1f}; "
+                     f"standard error of one evaluation at that accuracy {100 * (p * (1 - p) / n) ** 0.5:.1f} (n={n})")
+        print(line)
     if any("FAILED" in r["note"] for r in results):
         sys.exit(1)
 

@@ -77,19 +77,14 @@ def test_spread_states_mean_std_and_range():
 
 
 def digests(run_dir: Path) -> dict[str, str]:
-    """Every file a run produced that should depend only on its inputs (not logs, times or the manifest)."""
-    varying = {"config.yaml", "manifest.json", "driver.log", "times.tsv", "report.md", "summary.json", "curves.png", "train_log.json"}
-    out = {}
-    for path in sorted(run_dir.rglob("*")):
-        relative = path.relative_to(run_dir)
-        if path.is_file() and path.name not in varying and "logs" not in relative.parts:
-            out[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+    """The data a run produced (records and weights); logs, timings, reports and paths differ by design."""
+    return {str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(run_dir.rglob("*")) if path.is_file() and path.suffix in (".jsonl", ".safetensors")}
 
 
 @pytest.mark.slow
 def test_same_machine_threads_and_seed_give_the_same_run(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     runs = []
     for name in ("a", "b"):
         out = subprocess.run(["bash", str(REPO / "run_iter_dpo.sh"), "--config", "configs/micro.yaml",
