@@ -1,15 +1,17 @@
 """The CPU demo on several seeds: per-seed curves, the mean and spread of the final gain, wall time per run.
 
 For every seed and every config it runs ``bash run_iter_dpo.sh --config CONFIG seed=S run_name=<stem>_s<S>
-runs_dir=RUNS_DIR`` one after another, then prints the greedy held-out accuracy of each iteration, the
+runs_dir=RUNS_DIR`` (one at a time unless ``--jobs`` says more), then prints the greedy held-out accuracy of each iteration, the
 final gain over the warm-up model (iteration 0), the largest drop between consecutive iterations, and the
 run's wall time. Runs of the same seed whose assets and warm-up settings are identical (configs/demo.yaml
 and configs/demo_raft.yaml) share one warm-up: the later run starts from a hard-linked copy of the
 earlier run's ``assets/`` and ``iter_0/`` (the driver then skips those stages), so its wall time does
 not include the warm-up. A finished run is not run again (the driver skips every stage), so a killed
-sweep continues where it stopped when started again with the same command.
+sweep continues where it stopped when started again with the same command. ``--jobs 2`` runs two at a
+time (each stage of the demo configs uses one thread), and a run's wall time then includes the other's load.
 
     python bench/demo_seeds.py                                     # seeds 42 43 44, DPO and RAFT demos
+    python bench/demo_seeds.py --jobs 2                            # two runs at a time (2 cores)
     python bench/demo_seeds.py --seeds 42 43 --configs configs/demo.yaml --set iterations=2
     python bench/demo_seeds.py --report_only                       # print the runs already in runs/seeds
 """
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.config import expand, load_config
@@ -130,41 +133,69 @@ def print_table(results: list[dict]) -> None:
         print(f"{r['name']:<18} {cells} {gain} {largest_drop(r['curve']):5.1f} {wall}  {r['note']}")
 
 
+def sweep(configs: list[str], seeds: list[int], runs_dir: str, extra: list[str], jobs: int,
+          report_only: bool) -> list[dict]:
+    """Run (or, with ``report_only``, only read) every config on every seed, ``jobs`` runs at a time.
+
+    Runs are taken config-major, so the default demo's seeds come first; a later config's run of a seed
+    whose warm-up key matches an earlier run waits for that run and starts from its warm-up.
+    """
+    plans = []
+    for config_file in configs:
+        for seed in seeds:
+            name = run_name(config_file, seed)
+            overrides = [f"runs_dir={runs_dir}", f"run_name={name}", f"seed={seed}", *extra]
+            run_dir = Path(expand(load_config(config_file, overrides)).run_dir)
+            plans.append({"name": name, "config": config_file, "overrides": overrides, "run_dir": run_dir,
+                          "key": warmup_key(config_file, overrides)})
+    first: dict[str, dict] = {}
+    for plan in plans:
+        plan["source"] = first.setdefault(plan["key"], plan)
+
+    def execute(plan: dict, done: dict) -> dict:
+        note, wall, status = "", None, 0
+        if not report_only:
+            source = plan["source"]
+            if source is not plan:
+                done[source["name"]].result()  # its warm-up first
+                if share_warmup(source["run_dir"], plan["run_dir"]):
+                    note = f"warm-up shared with {source['name']}"
+            plan["run_dir"].mkdir(parents=True, exist_ok=True)
+            status, wall = run_one(plan["config"], plan["overrides"], plan["run_dir"].parent / f"{plan['name']}.out")
+            if status != 0:
+                note = f"FAILED (exit {status}), see {plan['run_dir'].parent / (plan['name'] + '.out')}"
+        points = curve(plan["run_dir"])
+        if not report_only:
+            shown = " -> ".join("-" if p is None else f"{p:.1f}" for p in points)
+            print(f"{plan['name']}: exit {status}, {wall:.0f} s wall; accuracy {shown} {note}", flush=True)
+        finished = len(points) > 1 and points[0] is not None and points[-1] is not None
+        return {"name": plan["name"], "config": plan["config"], "curve": points, "wall": wall, "note": note,
+                "gain": points[-1] - points[0] if finished else None}
+
+    # Runs are submitted in order, so a run's warm-up source is running or done before the run waits on it.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done: dict = {}
+        for plan in plans:
+            done[plan["name"]] = pool.submit(execute, plan, done)
+        return [done[plan["name"]].result() for plan in plans]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     parser.add_argument("--configs", nargs="+", default=["configs/demo.yaml", "configs/demo_raft.yaml"])
     parser.add_argument("--runs_dir", default="runs/seeds", help="where the runs go (relative to the repository)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every run")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at a time (the demo configs use one thread per stage, so one per core)")
     parser.add_argument("--report_only", action="store_true", help="run nothing; print the runs that exist")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     os.chdir(REPO)
 
     print(machine_line(), flush=True)
-    results, warmups = [], {}
-    # Config-major: every seed of the first config (the default demo) before the next config; a later
-    # config's run of a seed reuses that seed's warm-up from the first.
-    for config_file in args.configs:
-        for seed in args.seeds:
-            name = run_name(config_file, seed)
-            overrides = [f"runs_dir={args.runs_dir}", f"run_name={name}", f"seed={seed}", *args.set]
-            run_dir = Path(expand(load_config(config_file, overrides)).run_dir)
-            key, note, wall = warmup_key(config_file, overrides), "", None
-            if not args.report_only:
-                if key in warmups and share_warmup(warmups[key], run_dir):
-                    note = f"warm-up shared with {warmups[key].name}"
-                run_dir.mkdir(parents=True, exist_ok=True)
-                status, wall = run_one(config_file, overrides, run_dir.parent / f"{name}.out")
-                if status != 0:
-                    note = f"FAILED (exit {status}), see {run_dir.parent / (name + '.out')}"
-            warmups.setdefault(key, run_dir)
-            points = curve(run_dir)
-            if not args.report_only:
-                shown = " -> ".join("-" if p is None else f"{p:.1f}" for p in points)
-                print(f"{name}: exit {status}, {wall:.0f} s wall; accuracy {shown} {note}", flush=True)
-            finished = len(points) > 1 and points[0] is not None and points[-1] is not None
-            results.append({"name": name, "config": config_file, "curve": points, "wall": wall, "note": note,
-                            "gain": points[-1] - points[0] if finished else None})
+    results = sweep(args.configs, args.seeds, args.runs_dir, args.set, args.jobs, args.report_only)
 
     print()
     print_table(results)
