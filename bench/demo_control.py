@@ -16,7 +16,6 @@ Writes ``<run>/control/iter_<i>/{model,eval}`` (skipped when there) and prints b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -25,17 +24,16 @@ from pathlib import Path
 
 from common.records import read_records, write_jsonl
 from pipeline.config import expand, load_config
+from pipeline.report import read_json
 
 REPO = Path(__file__).resolve().parent.parent
 CONTROL_TRAINER = "configs/sft/demo_raft.yaml"
 
 
 def accuracy(eval_dir: Path) -> float | None:
-    summary = eval_dir / "summary.json"
-    if not summary.is_file():
-        return None
-    benchmarks = json.loads(summary.read_text())["benchmarks"]
-    return 100 * sum(b["accuracy"] for b in benchmarks.values()) / len(benchmarks)
+    """The evaluation's average accuracy (%) as evaluate.py wrote it; None before it ran."""
+    summary = read_json(eval_dir / "summary.json")
+    return None if summary is None else 100 * summary["average_accuracy"]
 
 
 def training_size(iter_dir: Path) -> int | None:
@@ -46,8 +44,9 @@ def training_size(iter_dir: Path) -> int | None:
     return None
 
 
-def python_stage(args: list[str], log: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+def python_stage(args: list[str], environment: dict, log: Path) -> None:
+    """Run a stage script with the run config's environment (the demo's: one thread, offline)."""
+    env = {**os.environ, **{key: str(value) for key, value in environment.items()}}
     with open(log, "a", encoding="utf-8") as out:
         status = subprocess.run([sys.executable, *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     if status.returncode != 0:
@@ -59,7 +58,8 @@ def control(run_dir: Path) -> tuple[list[float | None], list[float | None]]:
     config = expand(load_config(str(run_dir / "config.yaml")))
     solutions = read_records(run_dir / "assets" / "task" / "sft.jsonl")
     rng = random.Random(config.seed)
-    loop, ctrl = [accuracy(run_dir / "iter_0" / "eval")], [accuracy(run_dir / "iter_0" / "eval")]
+    start = accuracy(run_dir / "iter_0" / "eval")
+    loop, ctrl = [start], [start]
     model = run_dir / "iter_0" / "model"
     for i in range(1, config.iterations + 1):
         size, out = training_size(run_dir / f"iter_{i}"), run_dir / "control" / f"iter_{i}"
@@ -71,14 +71,14 @@ def control(run_dir: Path) -> tuple[list[float | None], list[float | None]]:
             write_jsonl(out / "train.jsonl", drawn)
             python_stage(["dpo_iteration/sft.py", CONTROL_TRAINER, "--model_name_or_path", str(model),
                           "--train_file", str(out / "train.jsonl"), "--output_dir", str(out / "model"),
-                          "--seed", str(config.seed)], out / "control.log")
+                          "--seed", str(config.seed)], config.environment, out / "control.log")
         if accuracy(out / "eval") is None:
             python_stage(["eval_math/evaluate.py", "--model_name_or_path", str(out / "model"),
                           "--data_names", config.eval_data_names, "--data_dir", config.eval_data_dir,
                           "--output_dir", str(out / "eval"), "--prompt_type", config.eval_prompt_type,
                           "--n_sampling", "1", "--temperature", "0", "--max_tokens_per_call",
                           str(config.eval_max_tokens), "--seed", str(config.seed), "--engine", config.eval_engine],
-                         out / "control.log")
+                         config.environment, out / "control.log")
         loop.append(accuracy(run_dir / f"iter_{i}" / "eval"))
         ctrl.append(accuracy(out / "eval"))
         model = out / "model"

@@ -1,9 +1,9 @@
 """The CPU demo on several seeds: per-seed curves, the mean and spread of the final gain, wall time per run.
 
 For every seed and every config it runs ``bash run_iter_dpo.sh --config CONFIG seed=S run_name=<stem>_s<S>
-runs_dir=RUNS_DIR`` (one at a time unless ``--jobs`` says more), then prints the greedy held-out accuracy of each iteration, the
-final gain over the warm-up model (iteration 0), the largest drop between consecutive iterations, and the
-run's wall time. Runs of the same seed whose assets and warm-up settings are identical (configs/demo.yaml
+runs_dir=RUNS_DIR`` (one at a time unless ``--jobs`` says more), then prints the greedy held-out accuracy
+of each iteration, the final gain over the warm-up model (iteration 0), the largest drop between
+consecutive iterations, and the run's wall time. Runs of the same seed whose assets and warm-up settings are identical (configs/demo.yaml
 and configs/demo_raft.yaml) share one warm-up: the later run starts from a hard-linked copy of the
 earlier run's ``assets/`` and ``iter_0/`` (the driver then skips those stages), so its wall time does
 not include the warm-up. A finished run is not run again (the driver skips every stage), so a killed
