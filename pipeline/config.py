@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from annotate.label import REWARD_POLICIES
+from annotate.grader import REWARD_POLICIES
 from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
 from common.prompts import PROMPT_TYPES
