@@ -316,8 +316,174 @@ FORMS = [
     ("12", "所以答案是 12。", True),
 ]
 
+# The forms real model outputs close with that the first rules missed, each with its near misses.
+CLOSINGS = [
+    # a "Final Answer:" line or a statement that is a sentence gives the value the sentence states
+    ("34", "We try n = 35 and it fails.\n\nFinal Answer: The largest $n$ is 34.", True),
+    ("35", "We try n = 35 and it fails.\n\nFinal Answer: The largest $n$ is 34.", False),
+    ("34", "**Final Answer:** The largest possible value of $n$ is $34$.", True),
+    ("34", "Final answer: the largest n is 34", True),
+    ("12", "Final Answer: Tom has 12 marbles left.", True),
+    ("12", "Answer: There are 12 ways.", True),
+    ("7", "The answer is the sum of 3 and 4, which is 7.", True),
+    ("3", "The answer is the sum of 3 and 4, which is 7.", False),
+    # sign-offs, and the chat template's next turn, end the answer
+    ("12", "So she has 12 pencils left.\n\nI hope it is correct.", True),
+    ("12", "Therefore, the answer is 12.\n\nI hope this helps! Let me know if you have any other questions.", True),
+    ("12", "So she has 12 pencils left.<|im_end|>\n<|im_start|>user\nShe buys 5 more. How many now?\n<|im_start|>assistant\nShe has 17.", True),
+    ("17", "So she has 12 pencils left.<|im_end|>\n<|im_start|>user\nShe buys 5 more. How many now?\n<|im_start|>assistant\nShe has 17.", False),
+    ("5", "So there are 5 left.<|endoftext|>Human: thanks, and if 3 more arrive?", True),
+    # a value followed by its unit, the thing it counts, or a phrase
+    ("36", "The answer is 36 cubes.", True),
+    ("35", "The answer is 36 cubes.", False),
+    ("2", "The answer is 2 dozen eggs.", True),
+    ("2", "She needs 2 dozen eggs for the cake.", True),
+    ("45", "He has 45 marbles now.\n\nSo the answer is 45 marbles.", True),
+    ("3.5", "The answer is approximately 3.5 meters.", True),
+    ("1500000", "The answer is 1.5 million.", True),
+    ("1500", "The answer is 1.5 million.", False),
+    # money: a dollar sign before a number is not a math delimiter
+    ("144", "The answer is $144.00.", True),
+    ("144", "So the total cost is $144.00.", True),
+    ("143", "So the total cost is $144.00.", False),
+    ("18", "She sells 9 eggs at $2 each, so she makes 9 * $2 = $18 every day.", True),
+    ("2", "She sells 9 eggs at $2 each, so she makes 9 * $2 = $18 every day.", False),
+    ("18", "So Janet makes 9 × $2 = $18 every day.", True),
+    ("18", "**Answer: $18**", True),
+    ("10.5", "He paid $10.50 in total, and $x$ is the tip.", True),
+    # an equation chain stated as the answer gives its last value; thousands separators
+    ("24", "The answer is 45 - 21 = 24.", True),
+    ("21", "The answer is 45 - 21 = 24.", False),
+    ("7", "The answer is 63/9 = 7 games.", True),
+    ("9", "The answer is 63/9 = 7 games.", False),
+    ("3834", "The total is 3,834.", True),
+    ("3834", "The answer is 3,834.", True),
+    ("3835", "The answer is 3,834.", False),
+    # a count stated with the thing it counts sets a condition; the sentence states another value
+    ("2^{99}", "Each step doubles the count, so there are 2^99 distinct trees with 100 nodes.", True),
+    ("100", "Each step doubles the count, so there are 2^99 distinct trees with 100 nodes.", False),
+    ("100", "So there are 2^{99} distinct trees on $100$ nodes.", False),
+    ("3", "So he needs 3 more boxes to hold 24 cookies.", True),
+    ("24", "So he needs 3 more boxes to hold 24 cookies.", False),
+    ("3", "Each of the 4 friends gets 3 cookies.", True),
+    ("4", "Each of the 4 friends gets 3 cookies.", False),
+    ("21", "He runs 3 miles a day for 7 days, for a total of 21 miles.", True),
+    ("7", "He runs 3 miles a day for 7 days, for a total of 21 miles.", False),
+    ("0", "2004 is divisible by 12 and hence leaves a remainder of ${0}$ when divided by 12.", True),
+    # a later statement overrides an earlier one; "if the answer is" is a hypothesis
+    ("False", "Step 4: Check if the answer is True.\nStep 5: Answer is False.", True),
+    ("True", "Step 4: Check if the answer is True.\nStep 5: Answer is False.", False),
+    ("5", "Is the answer 4? No. Let me recompute: the answer is 5.", True),
+    ("4", "Is the answer 4? No. Let me recompute: the answer is 5.", False),
+    # "does not exist", "undefined", "no solution" are answers, not places to look for a number
+    (r"\text{does not exist}", "From the left it tends to 2 and from the right to 3, so the limit does not exist.", True),
+    ("2", "From the left it tends to 2 and from the right to 3, so the limit does not exist.", False),
+    ("3", "From the left it tends to 2 and from the right to 3, so the limit does not exist.", False),
+    (r"\text{DNE}", "So the limit does not exist.", True),
+    (r"\text{undefined}", "Since the denominator is 0 at x = 2, f(2) is undefined.", True),
+    ("2", "Since the denominator is 0 at x = 2, f(2) is undefined.", False),
+    (r"\text{undefined}", "The answer is undefined.", True),
+    (r"\emptyset", "Therefore, there is no solution.", True),
+    ("0", "Hence the equation has no real solutions.", False),
+    # plain-text and unicode math
+    (r"12\pi", boxed("12*pi"), True),
+    (r"12\pi", boxed("12 pi"), True),
+    (r"12\pi", boxed("13*pi"), False),
+    (r"\sqrt{3}", boxed("√3"), True),
+    (r"\sqrt{3}", boxed("√2"), False),
+    (r"2\sqrt{3}", "So the side is 2√3.", True),
+    (r"2\sqrt{3}", "The answer is 2*sqrt(3).", True),
+    (r"\frac{\sqrt{3}}{2}", "The answer is sqrt(3)/2.", True),
+    (r"\frac{\pi}{2}", "The answer is pi/2.", True),
+    ("1024", "The answer is 2^10 = 1024.", True),
+    (r"3\pi", "The area is 3π square units.", True),
+    (r"4\pi", "The area is 3π square units.", False),
+    # a count in words after a program's output
+    ("3", "```python\nimport math\nprint(math.ceil(50/20))\n```\n```output\n3\n```\nThree trucks will be needed.", True),
+    ("3", "```python\nprint(50/20)\n```\n```output\n2.5\n```\nSince a truck cannot be split, three trucks will be needed.", True),
+    ("2.5", "```python\nprint(50/20)\n```\n```output\n2.5\n```\nSince a truck cannot be split, three trucks will be needed.", False),
+    ("1", "```python\nprint(16 - 15)\n```\n```output\n1\n```\nSo each one gets a share.", True),
+    # a choice letter written with its value
+    ("3/4", boxed(r"\text{(a) } 3/4"), True),
+    ("A", boxed(r"\text{(a) } 3/4"), True),
+    ("B", boxed(r"\text{(a) } 3/4"), False),
+    ("1/2", boxed(r"\text{(a) } 3/4"), False),
+    ("12", boxed(r"(C)\ 12"), True),
+    ("12", "The correct answer is B: 12", True),
+    ("C", "The correct answer is B: 12", False),
+]
 
-@pytest.mark.parametrize("gt, response, expected", CASES + FORMS)
+# Equivalences the first checks missed, each with its near misses.
+EQUIVALENCES = [
+    # an equation whose left side is an expression states its right side; one left unsolved does not
+    ("23", boxed("f(1) = 23"), True),
+    ("24", boxed("f(1) = 23"), False),
+    ("16", boxed("|r-s| = 16"), True),
+    ("76", boxed("E(2020,1993)=76"), True),
+    ("75", boxed("E(2020,1993)=76"), False),
+    ("24", boxed("45 - 21 = 24"), True),
+    ("45", boxed("45 - 21 = 24"), False),
+    ("5", boxed("2x = 10"), False),
+    ("x+y=8", boxed("8"), False),
+    ("f(1) = 23", boxed("23"), True),
+    # a function with its variable renamed
+    ("f(x)=2x+1", boxed("f(t) = 2t + 1"), True),
+    ("f(x)=2x+1", boxed("f(t) = 2x + 1"), False),
+    ("f(x)=x^2", boxed("f(y)=y^2"), True),
+    ("f(x)=x^2", boxed("f(y)=y^3"), False),
+    # relations written either way, equations and inequalities up to a factor
+    (r"x \neq 3", boxed("x != 3"), True),
+    (r"x \neq 3", boxed(r"x \ne 3"), True),
+    (r"x \neq 3", boxed(r"3 \neq x"), True),
+    (r"x \neq 3", boxed(r"x \neq 4"), False),
+    (r"x \neq 3", boxed("x = 3"), False),
+    ("y = 2x + 3", boxed("2x - y + 3 = 0"), True),
+    ("y = 2x + 3", boxed("2x - y - 3 = 0"), False),
+    (r"x \ge 2", boxed("2 <= x"), True),
+    (r"x \ge 2", boxed("2 < x"), False),
+    # inequalities against intervals
+    (r"(-\infty, -5)", boxed("k < -5"), True),
+    (r"(-\infty, -5)", boxed(r"k \le -5"), False),
+    (r"(-\infty, -5)", boxed("k > -5"), False),
+    ("k < -5", boxed(r"(-\infty,-5)"), True),
+    (r"[\frac12, 8]", boxed(r"\frac12 \le x \le 8"), True),
+    (r"[\frac12, 8]", boxed(r"\frac12 < x \le 8"), False),
+    (r"[2, \infty)", boxed(r"x \geq 2"), True),
+    (r"[2, \infty)", boxed(r"x > 2"), False),
+    (r"(-\infty, 2) \cup (3, \infty)", boxed(r"x < 2 \text{ or } x > 3"), True),
+    (r"(-\infty, 2) \cup (3, \infty)", boxed(r"x < 2 \text{ or } x > 4"), False),
+    (r"(-\infty,0)\cup(0,\infty)", boxed(r"x \neq 0"), True),
+    (r"(-\infty,1)\cup(1,\infty)", boxed(r"x \neq 0"), False),
+    (r"(-\infty, 3]", "The solution is $x \\le 3$.", True),
+    (r"(-\infty, 3]", "The solution is $x < 3$.", False),
+    # array matrices against pmatrix/bmatrix; a last row ending in \\
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", boxed(r"\left[\begin{array}{cc}1&2\\3&4\end{array}\right]"), True),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", boxed(r"\left[\begin{array}{cc}1&2\\3&5\end{array}\right]"), False),
+    (r"\left[\begin{array}{c}1\\2\end{array}\right]", boxed(r"\begin{bmatrix}1\\2\end{bmatrix}"), True),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", boxed(r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \\ \end{pmatrix}"), True),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", "So the matrix is\n$$\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\\\\n\\end{pmatrix}$$", True),
+    # several answers: a gt written as several math expressions, joins in words, a box per part
+    ("$1$, $2$", boxed("1, 2"), True),
+    ("$1$, $2$", boxed("1, 3"), False),
+    ("$x=1$, $y=2$", boxed("x=1, y=2"), True),
+    ("$x=1$, $y=2$", boxed("x=2, y=1"), False),
+    (r"$\frac{1}{2}$, $3$", boxed(r"3, \frac12"), True),
+    ("2, 3", boxed(r"2 \text{ and } 3"), True),
+    ("2, 3", boxed(r"x = 2 \text{ or } x = 3"), True),
+    ("2, 4", boxed(r"2 \text{ and } 3"), False),
+    ("3, -2", "The answers are $3$ and $-2$.", True),
+    ("3, -2", "The answers are $3$ and $-3$.", False),
+    ("3", "The answers are $3$ and $-2$.", False),
+    ("5, 7", "(a) The first part gives $\\boxed{5}$.\n\n(b) The second part gives $\\boxed{7}$.", True),
+    ("5, 8", "(a) The first part gives $\\boxed{5}$.\n\n(b) The second part gives $\\boxed{7}$.", False),
+    ("7", "(a) The first part gives $\\boxed{5}$.\n\n(b) The second part gives $\\boxed{7}$.", True),
+    # an unordered list for all solutions, an ordered tuple
+    ("(1, 2)", "The answer is $(2, 1)$.", False),
+    ("1, 2", "The answer is $2, 1$.", True),
+]
+
+
+@pytest.mark.parametrize("gt, response, expected", CASES + FORMS + CLOSINGS + EQUIVALENCES)
 def test_table(gt, response, expected):
     g = grade(response, gt)
     assert g.correct is expected, g
@@ -360,6 +526,7 @@ def test_extract_answer(response, answer, was_boxed):
         ("```output\n7\n```", "7", "program_output"),
         ("Two and five make $7$.", "7", "last_math"),
         ("Two and five make 7.", "7", "last_number"),
+        ("Two and five make 7, so the limit does not exist.", "does not exist", "no_value"),
         ("No numbers here at all.", None, "none"),
     ],
 )

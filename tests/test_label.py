@@ -256,7 +256,8 @@ def test_grader_dev_corpus_gets_the_rewards_its_labels_imply(tmp_path, shared_di
             else:  # the grader reads only the tail of a huge response, so where its box is is the grader's call
                 implied = {rewards["wrong"], rewards["no_box"]}
             if len(response) < 10_000:
-                assert extracted == answer  # the grade of this very response, not a neighbour's
+                # the grade of this very response, not a neighbour's (a question in parts: its last boxes)
+                assert extracted == answer or boxed and extracted.endswith(", " + answer)
             grader_errors += correct != truth
             if reward not in implied:
                 mismatches += 1

@@ -1,16 +1,20 @@
 """Answer equivalence: a named, ordered list of checks; the first that decides names the verdict's rule.
 
 `decide(pred, gt, symbolic)` compares two extracted answers, both normalised (annotate/grader/normalize.py).
-The answer checks look at the whole answers; then "name = value" is read, and the item checks walk the
-two sides (or, through the "structure" check, the items of a tuple, interval, set, list, `\\pm`, union or
-matrix). Each check returns True or False when it decides and None to pass the case on:
+The answer checks look at the whole answers; then the sides are read ("x = 5" and "x \\in [1, 2]" give
+their value; an equation whose left side is an expression, `f(1) = 23` or `45 - 21 = 24`, states its
+right side against a bare gt; `f(t) = 2t` is `f(x) = 2x` with its variable renamed), and the item checks
+walk the two sides (or, through the "structure" check, the items of a tuple, interval, set, list, `\\pm`,
+union or matrix; "inequality" reads `a \\le x < b` as the interval it describes). Each check returns True or
+False when it decides and None to pass the case on:
 
-    answer checks   string, words, choice
-    item checks     string, number, structure, words, primes, kind, unknowns, base, infinity, relation,
-                    symbols, numeric, symbolic
+    answer checks   string, words, choice, nonexistence
+    item checks     string, number, inequality, structure, text, primes, kind, unknowns, base, infinity,
+                    relation, symbols, numeric, symbolic
 
 Everything before "symbolic" runs in this process in microseconds without sympy: exact rationals
-(annotate/grader/numbers.py) and a small LaTeX evaluator (annotate/grader/numeric.py). "symbolic" parses
+(annotate/grader/numbers.py) and a small LaTeX evaluator (annotate/grader/numeric.py), which also decides
+two equations or inequalities (the same kind, sides proportional at random points). "symbolic" parses
 both sides with latex2sympy2_extended (an ANTLR grammar: text becomes sympy objects; nothing is evaluated
 as Python) after `check_size` refuses inputs that could blow up; with `symbolic=False` it raises
 `NeedSymbolic` instead, so the caller can run it in a killable worker.
@@ -31,8 +35,8 @@ from fractions import Fraction
 from annotate.grader import vocabulary as v
 from annotate.grader.normalize import clean
 from annotate.grader.numbers import REL_TOL, numbers_equal, to_number
-from annotate.grader.numeric import Unsupported, numeric_equal
-from annotate.grader.scan import enclosed, split_top
+from annotate.grader.numeric import Unsupported, numeric_equal, relation_equal
+from annotate.grader.scan import enclosed, split_top, top_level, top_level_matches
 
 
 class NeedSymbolic(Exception):
@@ -48,6 +52,9 @@ _ROW_BREAK = re.compile(r"\\\\")
 def structure(s: str) -> tuple[str, list]:
     """(kind, parts): 'matrix' (rows of cells), 'set', 'union', 'interval' (brackets + items), 'list', 'pm', 'atom'."""
     m = _MATRIX_RE.match(s)
+    if m is None and s[:1] in "([" and s[-1:] in ")]" and (enclosed(s, "(", ")") or enclosed(s, "[", "]")):
+        # \left[\begin{array}{cc} ... \end{array}\right]: the brackets of an array are the matrix's own.
+        m = _MATRIX_RE.match(s[1:-1].strip())
     if m:
         rows = [r for r in _ROW_BREAK.split(m.group(2)) if r.strip()]
         return "matrix", [[c.strip() for c in r.split("&")] for r in rows]
@@ -86,17 +93,40 @@ _VAR_EQ = re.compile(
 _NAME_LHS = re.compile(r"^[^=+\-<>]{1,40}$")
 _SUBSCRIPT = re.compile(r"_\{[^{}]*\}|_\w")
 _DIGIT = re.compile(r"\d")
+# f(1), E(2020, 1993): a function applied to numbers names a value.
+_APPLIED = re.compile(r"^\s*(?:[A-Za-z]|\\[A-Za-z]+)+\s*\([^()]*\)\s*$")
+# A number times one unknown: the left side of an equation still to be solved (2x = 10, \frac{1}{2}a = 3).
+_UNSOLVED_LHS = re.compile(r"^-?\s*(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\})?\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?$")
+# f(x) = ...: a function of one variable.
+_FUNCTION_EQ = re.compile(r"^\s*([A-Za-z](?:_\{?\w+\}?)?)\s*\(\s*([A-Za-z])\s*\)\s*=(?!=)\s*(.+)$", re.S)
+_LETTER_OR_COMMAND = re.compile(r"\\[A-Za-z]+|[A-Za-z]")
+_INEQUALITY_PATTERN = r"\\(?:ne|lt|gt|leq|geq)(?![A-Za-z])|[<>](?!=)"
+_INEQUALITY_HINT_RE = re.compile(_INEQUALITY_PATTERN)
+_INCREASING = ("<", "\\lt", "\\leq")
+_FLIPPED = {"<": ">", "\\lt": ">", "\\leq": "\\geq", ">": "<", "\\gt": "<", "\\geq": "\\leq", "\\ne": "\\ne"}
+_VARIABLE_RE = re.compile(rf"^(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?$")
 
 
 def _name_value(s: str) -> str | None:
-    """The value of "name = value" (one top-level =, a name on the left), None otherwise."""
+    """The value of "name = value" (one top-level =, a name or a function applied on the left), None otherwise."""
     parts = split_top(s, "=")
     if len(parts) != 2 or not parts[1]:
         return None
     lhs = _SUBSCRIPT.sub("", parts[0])
-    if not _NAME_LHS.match(lhs) or _DIGIT.search(lhs):
+    if not _NAME_LHS.match(lhs) or _DIGIT.search(lhs) and not _APPLIED.match(lhs):
         return None
     return parts[1]
+
+
+def _named(items: list[str]) -> dict[str, str] | None:
+    """{name: value} of a list whose items all name a different variable ("x = 1, y = 2"), else None."""
+    named = {}
+    for item in items:
+        m = _VAR_EQ.match(item)
+        if m is None:
+            return None
+        named[item[: m.start(1)].split("=")[0].strip().replace(" ", "")] = m.group(1).strip()
+    return named if len(named) == len(items) > 1 else None
 
 
 def strip_var(s: str) -> str:
@@ -105,15 +135,39 @@ def strip_var(s: str) -> str:
     return m.group(1).strip() if m else s
 
 
+def _stated_value(s: str) -> str:
+    """The value an equation states about its left side: `f(1) = 23`, `|r-s| = 16`, `45 - 21 = 24` give the
+    right-hand side of the last =; an equation left unsolved (`2x = 10`) or a list is kept whole."""
+    if "=" not in s or structure(s)[0] != "atom":
+        return s
+    cuts = [i for i in top_level(s, "=") if s[i - 1 : i] not in ("<", ">", "!", "\\")]
+    if not cuts:
+        return s
+    lhs, rhs = s[: cuts[-1]].strip(), s[cuts[-1] + 1 :].strip()
+    if not lhs or not rhs or _UNSOLVED_LHS.match(lhs) or _RELATION_RE.search(rhs):
+        return s
+    return rhs
+
+
+def _rename(expr: str, old: str, new: str) -> str:
+    """expr with the variable `old` (a letter outside command names) renamed `new`."""
+    return _LETTER_OR_COMMAND.sub(lambda m: new if m.group() == old else m.group(), expr)
+
+
 def _sides(p: str, g: str) -> tuple[str, str]:
     """The two things to compare once "name = value" is read: values, unless both sides are equations."""
     if "=" not in g:
-        # "x \in [-2,7]" on either side is its set.
-        return strip_var(p), strip_var(g)
+        # "x \\in [-2,7]" on either side is its set; `f(1) = 23` against 23 states its right-hand side.
+        p, g = strip_var(p), strip_var(g)
+        return (_stated_value(p) if not _RELATION_RE.search(g) else p), g
     if "=" not in p and _name_value(g) is not None:
         return p, _name_value(g)
     if "=" in p and p.split("=")[0].strip() == g.split("=")[0].strip() and g.count("=") == 1:
         return p.partition("=")[2].strip(), g.partition("=")[2].strip()
+    fp, fg = _FUNCTION_EQ.match(p), _FUNCTION_EQ.match(g)
+    if fp and fg and fp.group(1) == fg.group(1) and fp.group(2) != fg.group(2) and fg.group(2) not in symbols(fp.group(3)):
+        # f(t) = 2t + 1 and f(x) = 2x + 1: one function, its variable named differently.
+        return _rename(fp.group(3).strip(), fp.group(2), fg.group(2)), fg.group(3).strip()
     return p, g
 
 
@@ -150,7 +204,8 @@ class Case:
 Check = Callable[[Case], "bool | tuple[bool, str] | None"]
 
 _CHOICE_RE = re.compile(r"^\(?([A-Ea-e])\)?$")
-_CHOICE_PRED_RE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^([A-E])$|^\(?([A-E])\)?[.:]?\s")
+_CHOICE_PRED_RE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^([A-E])$|^\(?([A-E])\)?[.:]?\s|^\(([a-e])\)$")
+_CHOICE_WITH_VALUE_RE = re.compile(r"^\(([A-Ea-e])\)\s*(.+)$|^([A-E])\)\s*(.+)$|^([A-E])[.:]\s+(.+)$", re.S)
 # A letter in a font command (\mathcal{B}, \textbf{C}): the letter, for multiple-choice answers.
 _FONT_LETTER = re.compile(
     v.commands_pattern(v.WORD_COMMANDS | v.STYLE_COMMANDS | v.ALPHABET_COMMANDS) + r"\s*\{\s*\(?([A-Za-z])\)?\s*\}"
@@ -195,15 +250,43 @@ def same_words(c: Case) -> bool | None:
     return True if written_as_text or p[1:] == g[1:] else None
 
 
-def same_choice(c: Case) -> bool | None:
-    """A multiple-choice gt (A-E) against a letter, "(B)", "B." or "B) ..."."""
-    m = _CHOICE_RE.match(_font_letter(c.g.strip()))
-    if not m:
+def _choice_label(s: str) -> tuple[str, str] | None:
+    """(letter, value) of an option written with its value: "(a) 3/4", "C) 12", "B. 7"."""
+    m = _CHOICE_WITH_VALUE_RE.match(s)
+    if m is None:
         return None
-    p = _CHOICE_PRED_RE.match(_font_letter(c.p.strip()).strip())
-    if not p:
+    letter = m.group(1) or m.group(3) or m.group(5)
+    value = (m.group(2) or m.group(4) or m.group(6)).strip()
+    return (letter.upper(), value) if value else None
+
+
+def same_choice(c: Case) -> bool | tuple[bool, str] | None:
+    """A multiple-choice answer: a gt letter (A-E) against a letter, "(B)", "B." or "(b) 3/4"; an option
+    written with its value ("(a) 3/4") against a gt value compares the value."""
+    g, p = _font_letter(c.g.strip()), _font_letter(c.p.strip())
+    m = _CHOICE_RE.match(g)
+    if m:
+        found = _CHOICE_PRED_RE.match(p.strip())
+        if found:
+            return (found.group(1) or found.group(2) or found.group(3) or found.group(4)).upper() == m.group(1).upper()
+        labelled = _choice_label(p)
+        return labelled[0] == m.group(1).upper() if labelled else None
+    labelled_p, labelled_g = _choice_label(p), _choice_label(g)
+    if labelled_p and not labelled_g:
+        return compare(c.on(labelled_p[1], g))
+    if labelled_g and not labelled_p:
+        letter = _CHOICE_RE.match(p)
+        return letter.group(1).upper() == labelled_g[0] if letter else compare(c.on(p, labelled_g[1]))
+    return None
+
+
+def same_nonexistence(c: Case) -> bool | None:
+    """"does not exist", "DNE", "undefined", "no solution", \\emptyset: answers that name no value, one spelling
+    each; such an answer never equals a value."""
+    p, g = v.NO_VALUE.get(c.p.lower()), v.NO_VALUE.get(c.g.lower())
+    if p is None and g is None:
         return None
-    return (p.group(1) or p.group(2) or p.group(3)).upper() == m.group(1).upper()
+    return p == g
 
 
 def same_number(c: Case) -> bool | None:
@@ -233,6 +316,12 @@ def same_structure(c: Case) -> tuple[bool, str] | None:
         items_g = partsg[1] if kg == "interval" else partsg
         if kp == "interval" and kg != "list" or kg == "interval" and kp != "list":
             return False, "structure"
+        named_p, named_g = _named(items_p), _named(items_g)
+        if named_p is not None and named_g is not None:
+            # "x = 1, y = 2": values by their names.
+            if named_p.keys() != named_g.keys():
+                return False, "structure"
+            return _all_equal(c, [named_p[k] for k in named_g], list(named_g.values()))
         items_p, items_g = [strip_var(x) for x in items_p], [strip_var(x) for x in items_g]
         if kg == "interval":
             # A gt tuple is ordered: "x = 2, y = 1" is not (1, 2).
@@ -273,6 +362,82 @@ def _same_multiset(c: Case, ps: list[str], gs: list[str]) -> tuple[bool, str]:
         else:
             return False, "structure"
     return all(matched), rule if all(matched) else "structure"
+
+
+def _bound(op: str, value: str, variable_left: bool) -> tuple[str, str]:
+    """The interval `x op value` (or `value op x`) describes: (left end, right end) with their brackets."""
+    if not variable_left:
+        op = _FLIPPED[op]
+    if op in ("<", "\\lt"):
+        return "(-\\infty", value + ")"
+    if op == "\\leq":
+        return "(-\\infty", value + "]"
+    if op in (">", "\\gt"):
+        return "(" + value, "\\infty)"
+    return "[" + value, "\\infty)"
+
+
+def as_interval(s: str) -> tuple[str, str] | None:
+    """(variable, solution set) of an inequality in one unknown, as interval notation: `k < -5` ->
+    (-\\infty, -5); `\\frac12 \\le x \\le 8` -> [\\frac12, 8]; `x < 2, x > 3` (an "or" list) and `x \\ne 3` -> a
+    union. None for anything else."""
+    items = split_top(s, ",")
+    if len(items) > 1:
+        parts = [as_interval(item) for item in items]
+        if any(p is None for p in parts) or len({p[0] for p in parts}) != 1:
+            return None
+        return parts[0][0], " \\cup ".join(p[1] for p in parts)
+    found = top_level_matches(s, _INEQUALITY_PATTERN)
+    if not found or len(found) > 2:
+        return None
+    cuts = [0] + [i for m in found for i in (m.start(), m.end())] + [len(s)]
+    sides = [s[a:b].strip() for a, b in zip(cuts[::2], cuts[1::2], strict=True)]
+    ops = [m.group(1) for m in found]
+    if len(found) == 1:
+        (left, right), op = sides, ops[0]
+        if _VARIABLE_RE.match(left) and _closed_form(right):
+            variable, value, variable_left = left, right, True
+        elif _VARIABLE_RE.match(right) and _closed_form(left):
+            variable, value, variable_left = right, left, False
+        else:
+            return None
+        if op == "\\ne":
+            return variable, f"(-\\infty, {value}) \\cup ({value}, \\infty)"
+        lo, hi = _bound(op, value, variable_left)
+        return variable, f"{lo}, {hi}"
+    low, variable, high = sides
+    if not (_VARIABLE_RE.match(variable) and _closed_form(low) and _closed_form(high)) or "\\ne" in ops:
+        return None
+    if all(op in _INCREASING for op in ops):
+        left_op, right_op = ops
+    elif not any(op in _INCREASING for op in ops):
+        low, high, left_op, right_op = high, low, _FLIPPED[ops[1]], _FLIPPED[ops[0]]
+    else:
+        return None
+    left = ("[" if left_op == "\\leq" else "(") + low
+    right = high + ("]" if right_op == "\\leq" else ")")
+    return variable, f"{left}, {right}"
+
+
+def _closed_form(s: str) -> bool:
+    return bool(s) and not _has_free_symbol(s)
+
+
+def same_solution_set(c: Case) -> tuple[bool, str] | None:
+    """An inequality in one unknown against interval notation (or another inequality): as solution sets."""
+    if not (_INEQUALITY_HINT_RE.search(c.p) or _INEQUALITY_HINT_RE.search(c.g)):
+        return None
+    ip, ig = as_interval(c.p), as_interval(c.g)
+    if ip is None and ig is None:
+        return None
+    if ip is not None and ig is not None:
+        if ip[0] != ig[0]:
+            return False, "symbols"
+        return compare(c.on(ip[1], ig[1]))
+    other = c.g if ip is not None else c.p
+    if structure(other)[0] not in ("interval", "union"):
+        return None
+    return compare(c.on(ip[1] if ip else c.p, ig[1] if ig else c.g))
 
 
 def same_words_or_clock(c: Case) -> bool | None:
@@ -353,8 +518,11 @@ def same_symbols(c: Case) -> bool | None:
 
 
 def same_value(c: Case) -> bool | None:
-    """Closed forms, and expressions at two random points, by the numeric evaluator (None outside its subset)."""
+    """Closed forms, expressions at two random points and relations (sides proportional at three random
+    points) by the numeric evaluator; None outside its subset."""
     try:
+        if _COMPARISON_RE.search(c.p) and _COMPARISON_RE.search(c.g):
+            return relation_equal(c.p, c.g)
         return numeric_equal(c.p, c.g)
     except Unsupported:
         return None
@@ -373,7 +541,9 @@ CHECKS: dict[str, Check] = {
     "string": same_string,
     "words": same_words,
     "choice": same_choice,
+    "nonexistence": same_nonexistence,
     "number": same_number,
+    "inequality": same_solution_set,
     "structure": same_structure,
     "text": same_words_or_clock,
     "primes": same_primes,
@@ -389,8 +559,8 @@ CHECKS: dict[str, Check] = {
 
 DEFAULT = Profile(
     "default",
-    answer_checks=("string", "words", "choice"),
-    item_checks=("string", "number", "structure", "text", "primes", "kind", "unknowns", "base", "infinity",
+    answer_checks=("string", "words", "choice", "nonexistence"),
+    item_checks=("string", "number", "inequality", "structure", "text", "primes", "kind", "unknowns", "base", "infinity",
                  "relation", "symbols", "numeric", "symbolic"),
 )
 

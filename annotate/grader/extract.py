@@ -20,31 +20,41 @@ answer, so labeling and evaluation can count verdicts per form. `FINDERS` is the
    - ``answer_line``: "Answer: X" / "A: X" / "**Final Answer:** X" on one of the last lines, or a
      "Final Answer" heading line followed by X;
    - ``prm800k``: a `# Answer` line followed by X.
-   X is the math right after the phrase (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, a box), else
-   the words up to the end of the sentence. A statement whose X is a verdict rather than an answer
-   ("the answer is not 5", "the answer is correct", "the answer is as follows") or prose is passed
-   over; a sentence after a heading gives the value it ends on.
-5. ``bold``: the last `**X**` in the closing sentence, X short (a number, a formula or a few words);
+   X is the math right after the phrase (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, a box; "$1$, $2$ and $3$"
+   is a list), else the value the words open with ("36 cubes", "45 - 21 = 24", "2^99 trees with 100
+   nodes"), else, for a sentence ("The largest $n$ is 34."), the value the sentence states. A statement
+   whose X is a verdict rather than an answer ("the answer is not 5", "the answer is correct", "the answer
+   is as follows") or prose is passed over, and so is a hypothesis ("check if the answer is 5"); "Answer
+   is X" opening a line or a sentence counts.
+5. ``no_value``: a final sentence saying there is no value ("so the limit does not exist", "f(2) is
+   undefined", "there is no solution") gives that as the answer.
+6. ``bold``: the last `**X**` in the closing sentence, X short (a number, a formula or a few words);
    a bold sentence gives the value it ends on.
-6. ``program_output``: the last line of the last ```` ```output ```` block, when no number or math
-   is written after the block.
-7. ``last_math``: the last math expression (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, the last
+7. ``program_output``: the last line of the last ```` ```output ```` block, when no number or math
+   is written after the block (a count in words written after it, "Three trucks will be needed", wins).
+8. ``last_math``: the last math expression (`$...$`, `\\(...\\)`, `\\[...\\]`, `$$...$$`, the last
    row of an align/equation environment) of the closing text; `name = value` gives the value (the
    right-hand side of the last `=` or `\\equiv`, before any `\\approx`), "$x = 2$ and $x = 3$" gives
    "2, 3", and a bare name ("the value of $x$") yields to an earlier expression that holds a value.
-8. ``last_number``: the last number of the closing text (the Qwen2.5-Math harness's fallback).
+9. ``last_number``: the last value of the closing text (the Qwen2.5-Math harness's fallback; a value in
+   plain text such as 2√3, 12π or 2^99 included). In rules 8 and 9, a value that counts the thing named
+   after it in a phrase setting a condition ("2^99 trees with 100 nodes", "each of the 4 friends") yields
+   to the value the sentence states.
 
 The closing text is the last paragraph of the response that holds a digit or math (code blocks
 removed; up to two trailing paragraphs of pleasantries are stepped over; sentences with a negation,
-"x cannot be 5", dropped). Rules 5-8 find nothing when that text is a question ("... ?") or restates
+"x cannot be 5", dropped). Rules 5-9 find nothing when that text is a question ("... ?") or restates
 the task ("Find ...", "Problem: ..."), or when the response stops mid-sentence or mid-formula ("... and
-then we multiply by"). Before anything, a base model's continuation (a "Question:" / "Problem:" /
-"Human:" line written after an answer) is cut off. Every search looks at a bounded tail of the
-response, so extraction is linear in a bounded length. The words the finders look for are data in
-annotate/grader/vocabulary.py; brackets are matched by annotate/grader/scan.py.
+then we multiply by"). Before anything, a chat template's next turn (`<|im_start|>`, `<|im_end|>`) and a
+base model's continuation (a "Question:" / "Problem:" / "Human:" line written after an answer) are cut
+off, and a dollar sign that marks money ("$18 a day", "9 * $2 = $18") is told from a math delimiter.
+Every search looks at a bounded tail of the response, so extraction is linear in a bounded length. The
+words the finders look for are data in annotate/grader/vocabulary.py; brackets are matched by
+annotate/grader/scan.py.
 
 Ground truths go through `extract_gt`: a `\\boxed{}` inside is taken, then surrounding `$`, `\\(...\\)`,
-`\\[...\\]` are removed, so gts and predictions are normalised alike.
+`\\[...\\]` are removed, so gts and predictions are normalised alike; a gt written as several math
+expressions ("$x=1$, $y=2$") is their list. `boxes` lists every box, for a question answered in parts.
 
     python -c "from annotate.grader import extract; print(extract(r'Therefore $x \\gt 5$ is the solution.'))"
 """
@@ -57,14 +67,15 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from annotate.grader import vocabulary as v
+from annotate.grader.numbers import word_number
 from annotate.grader.scan import group_end, groups_balance, top_level
 
 STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
 # The rules an Extraction can name, in order of precedence; "none" is recorded when no rule finds an answer.
-RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "bold", "program_output", "last_math", "last_number")
+RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "no_value", "bold", "program_output", "last_math", "last_number")
 # Rules that read an answer the response never marks as final: on a response cut by the token limit
 # they would read an intermediate result, so callers that know of the cut refuse their answers.
-IMPLICIT_RULES = ("boxed_unclosed", "bold", "program_output", "last_math", "last_number")
+IMPLICIT_RULES = ("boxed_unclosed", "no_value", "bold", "program_output", "last_math", "last_number")
 # Statements that say the answer is final: one written after the last box overrides the box.
 _FINAL_RULES = ("minerva", "final_answer_is")
 # The rules that read the closing text.
@@ -81,10 +92,6 @@ _MAX_BOX_TRIES = 8
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 
 
-def _words_re(words, flags=re.I) -> re.Pattern:
-    return re.compile(v.words_pattern(words), flags)
-
-
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BOX_TOKEN_RE = re.compile(r"[^\s$]+")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
@@ -99,10 +106,13 @@ _ANSWER_IS_RE = re.compile(
     r"|(?:最终)?答案(?:是|为)\s*[:：]?",
     re.I,
 )
+# "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
+_BARE_ANSWER_IS_RE = re.compile(r"(?:^|(?<=\n)|(?<=[:.!?]\s))[ \t*_#>]*answer\s+(?:is|=)\s*:?", re.I)
+# "check if the answer is 5": a hypothesis, not a statement.
+_CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
 _KEYWORD_RE = re.compile(r"[Aa]nswer|ANSWER|[Rr]esult|[Oo]ption|[Cc]hoice|答案")
-_CONTINUATION_RE = re.compile(
-    rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]|{'|'.join(re.escape(t) for t in v.CHAT_TOKENS)}"
-)
+_CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
+_CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
 # A response that stops mid-sentence or mid-formula: what it ends on is not a final answer.
 _DANGLING_RE = re.compile(
     rf"(?:\b{v.words_pattern(v.DANGLING_WORDS)}|[+\-/=,:(\[{{^&]|\\{v.words_pattern(v.DANGLING_COMMANDS)})\s*$", re.I
@@ -126,10 +136,31 @@ _HAS_MATH_RE = re.compile(r"\d|\$|\\\(|\\\[")
 _ROWS_RE = re.compile(r"^\\begin\{(align|aligned|equation|gather|eqnarray|split)\*?\}(.*)\\end\{\1\*?\}$", re.S)
 _ROW_SPLIT_RE = re.compile(r"\\\\(?:\[[^\]]*\])?")
 _ROW_LABEL_RE = re.compile(r"\\(?:nonumber|notag)\b|\\(?:label|tag)\{[^{}]*\}")
-# A number: a time of day (4:30 p.m.), an integer with thousands separators, a decimal, a fraction a/b.
+# A value in plain text: a time of day (4:30 p.m.), or a number (thousands separators, a decimal, a
+# fraction a/b) with what plain text writes after it: 2√3, 12π, 2^99, 2^{10}, 5!.
+_NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?"
 _NUMBER_RE = re.compile(
-    r"(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?)(?![\w.:]\d)"
+    r"(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
+    rf"|(?:{_NUMBER}|√\s*\d+(?:\.\d+)?)(?:\s*[*×·]?\s*(?:√\s*\d+|π|\\pi\b)|\^\{{?-?\d+\}}?|!)*)(?![\w.:]\d)"
 )
+_COUNT_BEFORE_RE = re.compile(
+    rf"\b(?:{v.words_pattern(v.COUNT_PREPOSITIONS)}\s+(?:[A-Za-z]+\s+)?|to\s+[A-Za-z]+\s+)$", re.I
+)
+_RESULT_OF_RE = re.compile(rf"\b{v.words_pattern(v.RESULT_NOUNS)}\s+of\s+$", re.I)
+_COUNTED_AFTER_RE = re.compile(r"\s+([a-z]{2,})\b")
+_LINKING = frozenset(v.LINKING_WORDS)
+_PROSE_WORD_RE = re.compile(r"\b[a-z]{3,}\b")
+_NUMBER_WORD_RE = re.compile(
+    rf"\b(?:({v.words_pattern(v.PRONOUN_ONE)})\s+)?((?:{v.words_pattern(v.TENS_WORDS)}(?:[- ]{v.words_pattern(v.NUMBER_WORDS[1:10])})?"
+    rf"|{v.words_pattern(v.NUMBER_WORDS)}))\b",
+    re.I,
+)
+_NO_VALUE_RE = re.compile(rf"\b({v.words_pattern(v.NO_VALUE_PHRASES)})[\s.!*$]*$", re.I)
+_HEDGE_RE = re.compile(rf"^(?:{v.words_pattern(v.HEDGE_WORDS)})\b\s*:?\s*", re.I)
+# The words of an answer's tail that end its value: a word of two letters or more that is not math.
+_LEAD_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[{}]|[A-Za-z]{2,}")
+_VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
+_DOLLAR_RE = re.compile(r"\\\$|\$\$|\$")
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
 # A closing sentence that asks or sets the problem rather than answering it.
@@ -311,6 +342,17 @@ def _joined(text: str, segments: list[tuple[int, int, str]]) -> str | None:
     return ", ".join(_value_of(s) for _, _, s in run)
 
 
+def _leading_list(text: str) -> str | None:
+    """The values of the expressions text opens with when several are joined by ",", "and", "or"."""
+    segments = _math_segments(text)
+    if not segments or segments[0][0] != 0:
+        return None
+    k = 1
+    while k < len(segments) and _JOIN_GAP_RE.fullmatch(text[segments[k - 1][1] : segments[k][0]]):
+        k += 1
+    return _joined(text[: segments[k - 1][1]], segments[:k]) if k > 1 else None
+
+
 def _words(s: str) -> int:
     """Words of two or more letters outside math and LaTeX commands."""
     plain = _INLINE_MATH_RE.sub(" ", s)
@@ -325,8 +367,58 @@ def _is_prose(s: str) -> bool:
 
 # ---------------------------------------------------------------- statements
 
+def _leading_value(s: str) -> str | None:
+    """The value an answer's words open with, up to its first word that is not math: "36 cubes" -> 36,
+    "45 - 21 = 24." -> 45 - 21 = 24, "2^99 trees with 100 nodes" -> 2^99, "5 or 6 apples" -> 5 or 6; None when
+    the words open with a word ("Tom has 12") or hold no number or command."""
+    depth, stop = 0, len(s)
+    for m in _LEAD_TOKEN_RE.finditer(s):
+        token = m.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        elif depth == 0 and (token[1:] in v.WORD_COMMANDS if token[0] == "\\"
+                             else token.lower() not in v.VALUE_WORDS and token.lower() not in v.SCALE_WORDS):
+            stop = m.start()
+            break
+    lead = s[:stop].strip()
+    while lead and (lead[-1] in ",;:(" or lead.lower().endswith(v.JOIN_WORDS)):
+        lead = lead.rstrip(",;:(").strip()
+        for word in v.JOIN_WORDS:
+            if lead.lower().endswith(" " + word):
+                lead = lead[: -len(word)].strip()
+    if not lead or not _VALUE_HINT_RE.search(lead) or lead.count("(") != lead.count(")"):
+        return None
+    return lead
+
+
+def _stated_answer(s: str) -> str | None:
+    """The answer written after an answer phrase or label (one sentence, no leading math): the value it opens
+    with; else, for a sentence ("The largest $n$ is 34."), the value the sentence states; else the words."""
+    s = s.replace("**", "").strip().rstrip(",;:").strip()
+    if not s or _NOT_AN_ANSWER_RE.match(s):
+        return None
+    s = _HEDGE_RE.sub("", s)
+    segments = _math_segments(s)
+    if segments and not s[: segments[0][0]].strip():
+        return segments[0][2] if len(segments) == 1 else (_joined(s, segments) or segments[0][2])
+    lead = _leading_value(s)
+    if lead is not None:
+        return _value_of(lead) if lead.count("=") >= 2 else lead
+    if segments and len(s[: segments[0][0]].split()) > 4:
+        return None  # "the answer is independent of the choice of $x$"
+    if segments or _words(s) >= 3:
+        value = _last_math(s) if segments else _last_number(s)
+        return value if value and not _NAME_RE.match(value) else None
+    s = strip_delimiters(s).rstrip(".").strip()
+    if not s or _NOT_AN_ANSWER_RE.match(s) or _is_prose(s):
+        return None
+    return s
+
+
 def _statement_answer(tail: str) -> str | None:
-    """The answer stated right after an answer phrase: leading math whole, else up to the sentence's end."""
+    """The answer stated right after an answer phrase: leading math whole, else the sentence's answer."""
     tail = tail.lstrip(" \t*_")
     tail = re.sub(r"^\n\s*", "", tail)  # "The answer is:\n\n$42$"
     box = _BOX_RE.match(tail.lstrip("$\\[( "))
@@ -338,24 +430,13 @@ def _statement_answer(tail: str) -> str | None:
             if close <= 0:
                 return None
             answer = tail[len(left) : len(left) + close].strip()
+            # "$1$, $2$ and $3$": the answers of a list, each in its own math.
+            listed = _leading_list(tail[:600])
+            if listed is not None:
+                return listed
             return _value_of(answer) if answer.count("=") >= 2 else answer
     m = _SENTENCE_RE.match(tail[:600])
-    if not m:
-        return None
-    answer = m.group(1).replace("**", "").strip().rstrip(",;:")
-    segments = _math_segments(answer)
-    if segments and not answer.startswith(("$", "\\(", "\\[")):
-        # "approximately $3.5$", "x = $5$ apples": the math in the sentence is the answer.
-        lead = answer[: segments[0][0]]
-        if len(lead.split()) <= 4:
-            return _joined(answer, segments) or segments[0][2]
-        return None
-    answer = strip_delimiters(answer)
-    if not answer or _NOT_AN_ANSWER_RE.match(answer):
-        return None
-    if _is_prose(answer):
-        return None  # "the answer is independent of the order we pick them in"
-    return answer
+    return _stated_answer(m.group(1)) if m else None
 
 
 def _phrases(regex: re.Pattern, text: str) -> list[re.Match]:
@@ -378,9 +459,9 @@ def _statements(text: str) -> list[tuple[int, str, str]]:
         answer = strip_delimiters(m.group(1).strip().replace("**", ""))
         if answer and not _NOT_AN_ANSWER_RE.match(answer):
             found.append((m.start(), "minerva", answer))
-    for regex, rule in ((_FINAL_RE, "final_answer_is"), (_ANSWER_IS_RE, "answer_is")):
+    for regex, rule in ((_FINAL_RE, "final_answer_is"), (_ANSWER_IS_RE, "answer_is"), (_BARE_ANSWER_IS_RE, "answer_is")):
         for m in _phrases(regex, text):
-            if any(a <= m.start() < b for a, b in minerva_spans):
+            if any(a <= m.start() < b for a, b in minerva_spans) or _CONDITIONAL_RE.search(text, max(0, m.start() - 12), m.start()):
                 continue
             answer = _statement_answer(text[m.end() :])
             if answer:
@@ -422,20 +503,15 @@ def _line_answer(s: str) -> str | None:
     s = s.replace("**", "").strip()
     if _BOX_RE.search(s):
         return None  # read by the boxed rule
-    segments = _math_segments(s)
-    if segments and not s[: segments[0][0]].strip():
-        s = segments[0][2] if len(segments) == 1 else (_joined(s, segments) or segments[0][2])
-    elif _words(s) >= 3:
-        # A sentence ("The total number of apples is $7$."): the value it ends on.
-        return _last_math(s) or _last_number(s)
-    s = strip_delimiters(s).rstrip(".").strip()
-    if not s or _NOT_AN_ANSWER_RE.match(s) or _is_prose(s):
-        return None
-    return s
+    return _stated_answer(s)
 
 
 def _before_continuation(text: str) -> str:
-    """The response up to the next problem or turn a base model went on to write after answering."""
+    """The response up to the next problem or turn a base model went on to write after answering: a chat
+    template's next turn ends the response wherever it comes; a "Question:" line, once an answer was given."""
+    chat = _CHAT_TOKEN_RE.search(text)
+    if chat is not None and text[: chat.start()].strip():
+        text = text[: chat.start()]
     marker = _CONTINUATION_RE.search(text)
     if marker is None:
         return text
@@ -447,6 +523,38 @@ def _before_continuation(text: str) -> str:
     for m in _CONTINUATION_RE.finditer(text, answered):
         return text[: m.start()]
     return text
+
+
+def _mask_currency(text: str) -> str:
+    """text with each dollar sign that marks money rather than math replaced by a space: "$18 a day",
+    "9 * $2 = $18", "costs $5 and $x$ is 3". A `$` before a digit is money when no `$` closes it, when the
+    `$` that would close it opens another amount ("$2 = $18"), or when what it would enclose reads as prose
+    or ends in a space."""
+    if "$" not in text:
+        return text
+    tokens = [m for m in _DOLLAR_RE.finditer(text) if m.group() != "\\$"]
+    money: list[int] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.group() == "$$":
+            i = next((k for k in range(i + 1, len(tokens)) if tokens[k].group() == "$$"), len(tokens)) + 1
+            continue
+        close = tokens[i + 1] if i + 1 < len(tokens) else None
+        if text[t.end() : t.end() + 1].isdigit():
+            content = text[t.end() : close.start()] if close is not None else ""
+            if (close is None or close.group() == "$$" or text[close.end() : close.end() + 1].isdigit()
+                    or content[-1:].isspace() or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
+                money.append(t.start())
+                i += 1
+                continue
+        i += 2
+    if not money:
+        return text
+    chars = list(text)
+    for at in money:
+        chars[at] = " "
+    return "".join(chars)
 
 
 # ---------------------------------------------------------------- the closing text
@@ -508,6 +616,21 @@ def _number_after_math(closing: str, segments: list[tuple[int, int, str]]) -> st
     return numbers[-1].group(0).replace(",", "") if numbers else None
 
 
+def _counts_a_thing(text: str, start: int, end: int) -> bool:
+    """Whether the value at text[start:end] counts the thing named after it in a phrase that sets a
+    condition ("... trees with 100 nodes", "each of the 4 friends"), not the result ("a total of 21")."""
+    before = text[max(0, start - 40) : start]
+    after = _COUNTED_AFTER_RE.match(text, end)
+    return (after is not None and after.group(1) not in _LINKING and bool(_COUNT_BEFORE_RE.search(before))
+            and not _RESULT_OF_RE.search(before))
+
+
+def _plain_values(text: str) -> list[re.Match]:
+    """The plain-text values of text (math left out), in order."""
+    plain = _MATH_RE.sub(lambda m: " " * len(m.group(0)), text).replace("**", "  ")
+    return list(_NUMBER_RE.finditer(plain))
+
+
 def _last_math(closing: str) -> str | None:
     closing = _final_clause(closing)
     segments = _math_segments(closing)
@@ -520,15 +643,35 @@ def _last_math(closing: str) -> str | None:
     if joined is not None:
         return joined
     # "so $5$ is the value of $x$": a bare name yields to an earlier expression that holds a value.
-    for _, _, content in reversed(segments):
+    for start, end, content in reversed(segments):
         if content and not _NAME_RE.match(content):
+            if _counts_a_thing(closing, start, end):
+                # "there are 2^{99} trees on $100$ nodes": the value the sentence states is the other one.
+                splits = list(_SENTENCE_SPLIT_RE.finditer(closing[:start]))
+                sentence_start = splits[-1].end() if splits else 0
+                stated = [m for m in _plain_values(closing[sentence_start:start])
+                          if not _counts_a_thing(closing, sentence_start + m.start(), sentence_start + m.end())]
+                if stated:
+                    return stated[-1].group(0).replace(",", "")
             return _value_of(content)
     return segments[-1][2] or None
 
 
 def _last_number(closing: str) -> str | None:
-    numbers = _NUMBER_RE.findall(closing.replace("**", ""))
-    return numbers[-1].replace(",", "") if numbers else None
+    """The last plain value of the closing text, passing over one that counts the thing named after it when
+    the sentence states another ("2^99 trees with 100 nodes" -> 2^99)."""
+    plain = closing.replace("**", "  ")
+    numbers = list(_NUMBER_RE.finditer(plain))
+    if not numbers:
+        return None
+    splits = list(_SENTENCE_SPLIT_RE.finditer(plain))
+    sentence_start = splits[-1].end() if splits else 0
+    last = numbers[-1]
+    if last.start() >= sentence_start and _counts_a_thing(plain, last.start(), last.end()):
+        stated = [m for m in numbers if m.start() >= sentence_start and not _counts_a_thing(plain, m.start(), m.end())]
+        if stated:
+            last = stated[-1]
+    return last.group(0).replace(",", "")
 
 
 def _bold(closing: str) -> str | None:
@@ -558,10 +701,20 @@ def _program_output(text: str) -> str | None:
     after = tail[blocks[-1].end() :]
     if re.search(r"\d|\$|\\\(|\\\[|```", after):
         return None  # something is stated after the output: the later rules read it
+    # "Three trucks will be needed.": a count stated in words after the output is the answer.
+    words = [m for m in _NUMBER_WORD_RE.finditer(after) if not (m.group(1) and m.group(2).lower() == "one")]
+    if words:
+        return str(word_number(words[-1].group(2)))
     lines = [line.strip() for line in blocks[-1].group(1).splitlines() if line.strip()]
     if not lines or len(lines[-1]) > 200:
         return None
     return lines[-1]
+
+
+def _no_value(text: str) -> str | None:
+    """"... so the limit does not exist.": a final sentence that says there is no value gives that answer."""
+    m = _NO_VALUE_RE.search(text[-300:].rstrip())
+    return v.NO_VALUE_PHRASES[" ".join(m.group(1).lower().split())] if m else None
 
 
 # ---------------------------------------------------------------- the finders
@@ -571,7 +724,7 @@ class Reading:
     computed once, when a finder first asks for it."""
 
     def __init__(self, response: str, rules: tuple[str, ...]):
-        self.text = _before_continuation(response)
+        self.text = _mask_currency(_before_continuation(response))
         self.rules = rules
         self.tail_start = max(0, len(self.text) - _TAIL_CHARS)
 
@@ -641,6 +794,11 @@ def _closing_finder(rule: str, find: Callable[[str], str | None]) -> Callable[[R
     return finder
 
 
+def _find_no_value(r: Reading) -> tuple[str, str] | None:
+    answer = None if r.dangling else _no_value(r.text)
+    return ("no_value", answer) if answer else None
+
+
 def _find_program_output(r: Reading) -> tuple[str, str] | None:
     if r.dangling:
         return None
@@ -655,6 +813,7 @@ FINDERS: tuple[tuple[str, tuple[str, ...], Finder], ...] = (
     ("boxed_unclosed", ("boxed_unclosed",), _find_boxed_unclosed),
     ("boxed", ("boxed",), _find_boxed),
     ("statement", STATEMENT_RULES, _find_statement),
+    ("no_value", ("no_value",), _find_no_value),
     ("bold", ("bold",), _closing_finder("bold", _bold)),
     ("program_output", ("program_output",), _find_program_output),
     ("last_math", ("last_math",), _closing_finder("last_math", _last_math)),
@@ -685,6 +844,29 @@ def extract_answer(response: str) -> tuple[str | None, bool]:
 
 
 def extract_gt(gt: str) -> str:
-    """The ground truth as an answer string: its \\boxed{} content if it has one, delimiters removed."""
+    """The ground truth as an answer string: its \\boxed{} content if it has one, delimiters removed; a list
+    written as several math expressions ("$x=1$, $y=2$", OlympiadBench's style) joined: "x=1, y=2"."""
     boxed = last_boxed(gt)
-    return strip_delimiters(boxed if boxed is not None else gt)
+    if boxed is not None:
+        return strip_delimiters(boxed)
+    if gt.count("$") >= 4:
+        text = gt.strip()
+        segments = _math_segments(text)
+        gaps = [text[a[1] : b[0]] for a, b in zip(segments, segments[1:], strict=False)]
+        if (len(segments) > 1 and segments[0][0] == 0 and segments[-1][1] == len(text)
+                and all(_JOIN_GAP_RE.fullmatch(gap) for gap in gaps)):
+            return ", ".join(content for _, _, content in segments)
+    return strip_delimiters(gt)
+
+
+def boxes(text: str) -> list[str]:
+    """The contents of the well-formed boxes of text, in order (the answers of a question in parts)."""
+    found = []
+    for m in _BOX_RE.finditer(text):
+        j = m.end()
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        end = group_end(text, j) if j < len(text) and text[j] == "{" else None
+        if end is not None:
+            found.append(text[j + 1 : end - 1].strip())
+    return found

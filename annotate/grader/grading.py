@@ -2,7 +2,9 @@
 
 `grade(response, gt)` extracts the answer (annotate/grader/extract.py: the last \\boxed{}/\\fbox{}, else
 the documented forms models state answers in, each a named rule recorded in `Grade.extraction`),
-normalises the gt the same way, and compares (annotate/grader/equivalence.py). With `truncated=True` (the
+normalises the gt the same way, and compares (annotate/grader/equivalence.py); a gt listing k answers
+against a last box holding one is compared with the last k boxes (a question answered in parts). With
+`truncated=True` (the
 response was cut by the token limit) an answer read by an implicit rule (IMPLICIT_RULES: the last number,
 the last math, ...) is an intermediate result and is graded incorrect with rule "truncated". The fast
 path (strings, exact numbers, structure, the numeric evaluator) runs in this process in microseconds and
@@ -28,8 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from annotate.grader import pool as workers
-from annotate.grader.equivalence import NeedSymbolic, decide
-from annotate.grader.extract import IMPLICIT_RULES, extract, extract_gt
+from annotate.grader.equivalence import NeedSymbolic, decide, structure
+from annotate.grader.extract import IMPLICIT_RULES, boxes, extract, extract_gt
 from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig
 from annotate.grader.normalize import clean
 
@@ -55,16 +57,29 @@ class Grade:
     extraction: str = "none"  # the extraction rule that read the answer (RULES), "none" if none did
 
 
+def _parts(response: str, answer: str, gt: str) -> str:
+    """A question in parts, answered in a box per part: a gt list of k answers against the last box alone is
+    compared with the last k boxes ("(a) \\boxed{5} ... (b) \\boxed{7}" against "5, 7")."""
+    kind, items = structure(clean(gt))
+    if kind != "list" or structure(clean(answer))[0] != "atom":
+        return answer
+    found = boxes(response)
+    return ", ".join(found[-len(items) :]) if len(found) >= len(items) else answer
+
+
 def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str | None, bool, str, str, str]:
     """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt, extraction) for the symbolic path."""
     start = time.perf_counter()
-    found = extract(response[-MAX_RESPONSE_CHARS:])
+    response = response[-MAX_RESPONSE_CHARS:]
+    found = extract(response)
     extracted, boxed, how = found.answer, found.boxed, found.rule
     if extracted is None:
         return Grade(False, None, boxed, "no_answer", time.perf_counter() - start, False, how)
     if truncated and how in IMPLICIT_RULES:
         return Grade(False, extracted, boxed, "truncated", time.perf_counter() - start, False, how)
     gt_answer = extract_gt(gt)
+    if how == "boxed" and "," in gt_answer:
+        extracted = _parts(response, extracted, gt_answer)
     if not extracted.strip() or not gt_answer.strip():
         return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False, how)
     try:

@@ -1,9 +1,10 @@
 """Normalisation: an extracted answer with its presentation removed, so that equal answers read alike.
 
-`clean(s)` drops delimiters and boxes, spacing and bracket sizes, spells commands one way (`\\dfrac` is
-`\\frac`), removes degrees, `\\$`, units after a value and `\\text{}` wrappers, writes a time of day and
-a percent one way, and turns "and"/"or" between answers into list commas. Its vocabulary is
-annotate/grader/vocabulary.py.
+`clean(s)` drops delimiters and boxes, writes plain-text and unicode math as LaTeX (`√3`, `12*pi`,
+`x != 3`), drops spacing and bracket sizes, spells commands one way (`\\dfrac` is `\\frac`), removes
+degrees, `\\$`, `\\text{}` wrappers and the words after a value (its unit or what it counts: "36 cubes"),
+writes a time of day and a percent one way, and turns "and"/"or" between answers into list commas. Its
+vocabulary is annotate/grader/vocabulary.py.
 
     python -c "from annotate.grader.normalize import clean; print(clean(r'\\$\\dfrac{1}{2}\\text{ cm}'))"
 """
@@ -14,7 +15,7 @@ import re
 from functools import lru_cache
 
 from annotate.grader import vocabulary as v
-from annotate.grader.scan import groups_balance
+from annotate.grader.scan import bracket_end, groups_balance
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{(.*)\}", re.S)
 # Spacing (not the `\\` row break of a matrix, hence the look-behind) and bracket sizes.
@@ -36,11 +37,19 @@ _TEXT_UNIT = re.compile(
 _UNWRAP = re.compile(v.commands_pattern(v.WORD_COMMANDS | v.STYLE_COMMANDS) + r"\s*\{([^{}]*)\}")
 _JOIN = re.compile(rf"\b{v.words_pattern(v.JOIN_WORDS)}\b")
 _JOIN_SEPARATOR = re.compile(rf"(?<=\S)\s*(?:,\s*)?\b{v.words_pattern(v.JOIN_WORDS)}\b\s*(?=\S)")
-_UNIT = v.words_pattern(v.UNIT_WORDS)
-_TRAILING_UNIT = re.compile(rf"^(.*?[\d}}])\s*(?:{_UNIT}(?:\s+{_UNIT})*)(?:\^\{{?[23]\}}?|²|³)?\.?$")
+# Words after a value: its unit or what it counts ("36 cubes", "2 dozen eggs", "5 \\text{ cm}^2").
+_TRAILING_WORDS = re.compile(r"^(.*?[\d}])\s*([A-Za-z][A-Za-z'\-]*\.?(?:\s+[A-Za-z][A-Za-z'\-]*\.?)*)(?:\^\{?[23]\}?|²|³)?\.?$")
+_WORD = re.compile(r"[A-Za-z'\-]+")
+_UNICODE = re.compile("|".join(re.escape(c) for c in v.UNICODE_MATH))
+_UNICODE_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z])")
+_ASCII_RELATION = re.compile(r"(?<![\d)!<>=])(?:!=|<=|>=)(?!=)")
+# sqrt(2), sin(x), pi, 2^(n+1), 2**10: math written as plain text (or as a program would).
+_PLAIN_CALL = re.compile(rf"(?<![\\A-Za-z]){v.words_pattern(v.PLAIN_FUNCTIONS)}\s*(?=\()")
+_PLAIN_CONSTANT = re.compile(rf"(?<![\\A-Za-z]){v.words_pattern(v.PLAIN_CONSTANTS)}(?![A-Za-z])")
+_POWER_STARS = re.compile(r"(?<=[\w)}])\*\*(?=[\w({-])")
+_BRACED_BY_PARENS = re.compile(r"\\sqrt\s*(?=\()|\^\s*(?=\()")
 _COMMANDS = re.compile(r"\\[a-zA-Z]+")
 _LETTER = re.compile(r"[a-zA-Z]")
-_LONE_LETTER = re.compile(r"\s*[A-Za-z]\W*")
 
 
 def unwrap_boxes(s: str) -> str:
@@ -52,12 +61,60 @@ def unwrap_boxes(s: str) -> str:
     return s
 
 
+def _parens_to_braces(s: str) -> str:
+    """`\\sqrt(x+1)` -> `\\sqrt{x+1}`, `2^(n+1)` -> `2^{n+1}`: a parenthesised argument as LaTeX groups it."""
+    out, pos = [], 0
+    for m in _BRACED_BY_PARENS.finditer(s):
+        if m.start() < pos:
+            continue
+        open_at = m.end()
+        close = bracket_end(s, open_at)
+        if close is None:
+            continue
+        out.append(s[pos:open_at] + "{" + s[open_at + 1 : close - 1] + "}")
+        pos = close
+    return "".join(out) + s[pos:] if out else s
+
+
+def plain_math(s: str) -> str:
+    """Math typed as plain text or unicode, in LaTeX: √3, 12*pi, sqrt(2), 2^(n+1), x != 3, x ≤ 5, 2**10."""
+    if not s.isascii():
+        s = _UNICODE_ROOT.sub(r"\\sqrt{\1}", s).replace("√", "\\sqrt")
+        s = _UNICODE.sub(lambda m: v.UNICODE_MATH[m.group()], s)
+    if "=" in s:
+        s = _ASCII_RELATION.sub(lambda m: v.ASCII_RELATIONS[m.group()], s)
+    if "(" in s:
+        s = _PLAIN_CALL.sub(lambda m: "\\" + m.group().strip(), s)
+        s = _parens_to_braces(s)
+    if "**" in s:
+        s = _POWER_STARS.sub("^", s)
+    return _PLAIN_CONSTANT.sub(lambda m: v.PLAIN_CONSTANTS[m.group()], s)
+
+
+def _drop_trailing_words(s: str) -> str:
+    """A value followed by words: the value ("36 cubes" -> 36), scaled by a scale word ("1.5 million").
+
+    Kept: a value that holds letters itself (x = 5 m), a lone letter after a value (6m, \\frac{37}{4} m in
+    terms of m: as likely an unknown as a unit), and words that belong to the value ("12 pi", "3 mod 5", "4:30pm")."""
+    m = _TRAILING_WORDS.match(s)
+    if m is None or _LETTER.search(_COMMANDS.sub("", m.group(1))):
+        return s
+    words = [w.rstrip(".").lower() for w in _WORD.findall(m.group(2))]
+    value = m.group(1).strip()
+    if words[0] in v.SCALE_WORDS:
+        return f"{value}\\times10^{{{v.SCALE_WORDS[words[0]]}}}"
+    if len(words) == 1 and len(words[0]) == 1 or any(w in v.VALUE_WORDS for w in words):
+        return s
+    return value
+
+
 @lru_cache(maxsize=65536)
 def clean(s: str) -> str:
     """LaTeX with presentation removed: spacing, \\left/\\right, \\dfrac, \\text, units, degrees, $ and %."""
     s = s.strip().strip("$").strip()
     s = unwrap_boxes(s)
     s = re.sub(r"\\[\[\]()]", "", s) if s.startswith(("\\[", "\\(")) else s
+    s = plain_math(s)
     s = re.sub(r",\\!\s*", ",", s)  # 32,\!349: a thousands separator, not a list
     s = _SPACES.sub(" ", s)
     s = _SIZES.sub("", s)
@@ -74,13 +131,7 @@ def clean(s: str) -> str:
     # "1 and 2", "(11,7) or (7,11)": words joining answers are list separators.
     if _JOIN.search(s):
         s = _JOIN_SEPARATOR.sub(", ", s)
-    m = _TRAILING_UNIT.match(s)
-    # A bare single letter after a number is as likely an unknown as a unit (6m, \frac{37}{4} m in terms
-    # of m): it stays. Units in \text{}/\mathrm{} were removed above.
-    if (m and not _LETTER.search(_COMMANDS.sub("", m.group(1)))
-            and not _LONE_LETTER.fullmatch(s[m.end(1):].split("^")[0])):
-        s = m.group(1).strip()
-    return s.rstrip(".").strip()
+    return _drop_trailing_words(s).rstrip(".").strip()
 
 
 def key(s: str) -> str:

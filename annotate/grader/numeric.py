@@ -25,6 +25,7 @@ import re
 import string
 
 from annotate.grader import vocabulary as v
+from annotate.grader.scan import top_level_matches
 
 MAX_POWER = 1000.0
 MAX_FACTORIAL = 170
@@ -401,4 +402,71 @@ def _equal_reading(pred: str, gt: str, calls: bool) -> tuple[bool, bool]:
             return False, ambiguous
         if not names_p:
             break
+    return True, ambiguous
+
+
+# A relation L op R, read as D kind 0 with D = sign * (L - R): `x > 1` is `1 - x < 0`.
+_RELATION_OPS = {"=": ("eq", 1), "\\ne": ("ne", 1), "<": ("lt", 1), "\\lt": ("lt", 1), "\\leq": ("le", 1),
+                 ">": ("lt", -1), "\\gt": ("lt", -1), "\\geq": ("le", -1)}
+RELATION_PATTERN = r"(?<![<>!\\])=(?!=)|\\(?:ne|lt|gt|leq|geq)(?![A-Za-z])|[<>](?!=)"
+
+
+def split_relation(text: str) -> tuple[str, str, str] | None:
+    """(left, op, right) of text holding exactly one top-level relation (=, <, >, \\leq, \\geq, \\ne, \\lt, \\gt)."""
+    found = top_level_matches(text, RELATION_PATTERN)
+    if len(found) != 1:
+        return None
+    m = found[0]
+    left, right = text[: m.start()].strip(), text[m.end() :].strip()
+    return (left, m.group(1), right) if left and right else None
+
+
+def relation_equal(pred: str, gt: str) -> bool:
+    """Whether two relations say the same: the same kind (=, <, <=, !=) and sides whose differences are
+    proportional (by a positive factor for inequalities), tested at three random points; raises Unsupported."""
+    rp, rg = split_relation(pred), split_relation(gt)
+    if rp is None or rg is None:
+        raise Unsupported("not one relation on each side")
+    (kind_p, sign_p), (kind_g, sign_g) = _RELATION_OPS[rp[1]], _RELATION_OPS[rg[1]]
+    if kind_p != kind_g:
+        return False
+    verdict, ambiguous = _proportional_reading(rp, sign_p, rg, sign_g, kind_p, calls=False)
+    if ambiguous and _proportional_reading(rp, sign_p, rg, sign_g, kind_p, calls=True)[0] != verdict:
+        raise Unsupported("u(t): a product and a function applied give different verdicts")
+    return verdict
+
+
+def _difference(relation: tuple[str, str, str], sign: int, point: _Point, calls: bool):
+    left, _, right = relation
+    a, inexact_a, names_a, ambiguous_a = _evaluate(left, point, calls)
+    b, inexact_b, names_b, ambiguous_b = _evaluate(right, point, calls)
+    return sign * (a - b), inexact_a or inexact_b, names_a | names_b, ambiguous_a or ambiguous_b
+
+
+def _proportional_reading(rp, sign_p, rg, sign_g, kind: str, calls: bool) -> tuple[bool, bool]:
+    """(proportional, ambiguous) with `u(t)` read as `calls` says."""
+    ratios, ambiguous = [], False
+    for seed in (1, 2, 3):
+        point = _Point(seed)
+        dp, inexact_p, names_p, ambiguous_p = _difference(rp, sign_p, point, calls)
+        dg, inexact_g, names_g, ambiguous_g = _difference(rg, sign_g, point, calls)
+        ambiguous = ambiguous or ambiguous_p or ambiguous_g
+        if not names_p or not names_g:
+            raise Unsupported("a relation without unknowns")
+        if names_p != names_g:
+            return False, ambiguous
+        rel = 1e-6 if inexact_p or inexact_g else 1e-9
+        zero_p, zero_g = abs(dp) <= 1e-12, abs(dg) <= 1e-12
+        if zero_p or zero_g:
+            if zero_p != zero_g:
+                return False, ambiguous
+            continue
+        ratio = dp / dg
+        if abs(ratio.imag) > rel * abs(ratio):
+            raise Unsupported("a complex ratio")
+        if kind in ("lt", "le") and ratio.real <= 0:
+            return False, ambiguous
+        if ratios and not close(ratio, ratios[0], rel):
+            return False, ambiguous
+        ratios.append(ratio)
     return True, ambiguous

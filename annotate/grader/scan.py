@@ -50,6 +50,20 @@ def groups_balance(text: str) -> bool:
     return depth == 0
 
 
+def bracket_end(text: str, start: int) -> int | None:
+    """Index just past the bracket that closes the one at text[start], or None if it never closes."""
+    depth = 0
+    for m in _BRACKET_TOKENS.finditer(text, start):
+        token = m.group()
+        if token in _OPENERS:
+            depth += 1
+        elif token in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return None
+
+
 def bracket_depth(text: str) -> int:
     """The deepest nesting of brackets in text."""
     depth = peak = 0
@@ -64,23 +78,27 @@ def bracket_depth(text: str) -> int:
 
 
 @lru_cache(maxsize=64)
-def _separator_tokens(sep: str) -> re.Pattern:
-    return re.compile(r"\\[{}]|" + re.escape(sep) + r"|\\.|[(\[{)\]}]", re.S)
+def _separator_tokens(pattern: str) -> re.Pattern:
+    return re.compile(r"\\[{}]|(" + pattern + r")|\\.|[(\[{)\]}]", re.S)
+
+
+def top_level_matches(text: str, pattern: str) -> list[re.Match]:
+    """Matches of the regex `pattern` in text outside every bracket (an escape pair is never inside one)."""
+    found, depth = [], 0
+    for m in _separator_tokens(pattern).finditer(text):
+        if m.group(1) is not None:
+            if depth == 0:
+                found.append(m)
+        elif m.group() in _OPENERS:
+            depth += 1
+        elif m.group() in _CLOSERS:
+            depth -= 1
+    return found
 
 
 def top_level(text: str, sep: str) -> list[int]:
     """Start indices of `sep` in text outside every bracket."""
-    found, depth = [], 0
-    for m in _separator_tokens(sep).finditer(text):
-        token = m.group()
-        if token == sep:
-            if depth == 0:
-                found.append(m.start())
-        elif token in _OPENERS:
-            depth += 1
-        elif token in _CLOSERS:
-            depth -= 1
-    return found
+    return [m.start() for m in top_level_matches(text, re.escape(sep))]
 
 
 def split_top(text: str, sep: str) -> list[str]:

@@ -54,15 +54,25 @@ NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven tw
                 "sixteen seventeen eighteen nineteen").split()
 TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 
-# Units and counted things written after a value (plural forms included).
-UNIT_WORDS = frozenset("""
-    cm mm km m meter meters metre metres centimeter centimeters inches inch in feet foot ft yard yards mile miles
-    mi unit units sq square cubic degree degrees deg radian radians rad second seconds sec s minute minutes min
-    hour hours hr hrs h day days week weeks month months year years dollar dollars cent cents pound pounds lb lbs
-    ounce ounces oz gram grams g kg liter liters litre litres l ml mph kph student students people person persons
-    way ways times point points piece pieces book books box boxes marble marbles cookie cookies apple apples coin
-    coins
-""".split())
+# Words after a value scale it: "1.5 million" (other words after a value are its unit or what it counts).
+SCALE_WORDS = {"hundred": 2, "thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+# Words after a value that belong to it: math ("12 pi", "3 mod 5", "x or y") and the half of a day ("4:30pm").
+VALUE_WORDS = FUNCTIONS | {"pi", "sqrt", "mod", "pmod", "infinity", "inf", "and", "or", "i", "e", "am", "pm"}
+
+# Plain-text and unicode spellings of math, and the LaTeX they stand for.
+UNICODE_MATH = {"π": "\\pi ", "∞": "\\infty ", "×": "\\times ", "·": "\\cdot ", "⋅": "\\cdot ", "÷": "\\div ",
+                "−": "-", "–": "-", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\ne ", "²": "^2", "³": "^3", "∪": "\\cup ",
+                "∩": "\\cap ", "∈": "\\in ", "∅": "\\emptyset ", "°": "^\\circ "}
+ASCII_RELATIONS = {"!=": "\\ne ", "<=": "\\leq ", ">=": "\\geq "}
+PLAIN_FUNCTIONS = FUNCTIONS | {"sqrt"}
+PLAIN_CONSTANTS = {"pi": "\\pi", "infinity": "\\infty", "inf": "\\infty"}
+
+# Answers that name no value, in their spellings: each maps to one.
+NO_VALUE = {"does not exist": "does not exist", "doesn't exist": "does not exist", "dne": "does not exist",
+            "not exist": "does not exist", "undefined": "undefined", "is undefined": "undefined",
+            "no solution": "no solution", "no solutions": "no solution", "no real solution": "no solution",
+            "no real solutions": "no solution", "\\emptyset": "no solution", "\\varnothing": "no solution",
+            "\\{\\}": "no solution"}
 
 # ---------------------------------------------------------------- words around an answer
 
@@ -71,7 +81,7 @@ CONTINUATION_LABELS = ("Question", "Problem", "Q", "Human", "User", "Instruction
 CHAT_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 # What follows an answer phrase when it is a verdict, a promise of an answer to come or an unknown.
 VERDICT_WORDS = ("not", "n't", "correct", "incorrect", "right", "wrong", "indeed", "valid", "invalid", "consistent",
-                 "reasonable", "confirmed", "verified", "unknown", "unclear", "undefined", "the same", "as follows",
+                 "reasonable", "confirmed", "verified", "unknown", "unclear", "the same", "as follows",
                  "below", "given by", "shown", "in the", "that", "still", "yes or no")
 # A closing sentence that sets the problem rather than answering it.
 TASK_WORDS = ("problem", "question", "exercise", "find", "compute", "determine", "calculate", "evaluate",
@@ -101,6 +111,28 @@ ORDINAL_WORDS = ("step", "part", "case", "equation", "eq.", "line", "problem", "
 JUSTIFICATION_WORDS = ("since", "because", "as shown", "as computed", "as found", "given that", "where")
 # Negations: a sentence holding one does not state the answer.
 NEGATION_WORDS = ("not", "cannot", "never")
+# Words that qualify a value stated after an answer phrase: "the answer is approximately 3.5".
+HEDGE_WORDS = ("approximately", "about", "around", "roughly", "nearly", "almost", "exactly", "precisely", "just",
+               "only", "equal to", "equals", "simply")
+# Phrases that end a final sentence saying there is no value: "so the limit does not exist".
+NO_VALUE_PHRASES = {"does not exist": "does not exist", "doesn't exist": "does not exist",
+                    "do not exist": "does not exist", "is undefined": "undefined", "is not defined": "undefined",
+                    "has no solution": "no solution", "has no solutions": "no solution",
+                    "has no real solutions": "no solution", "have no solutions": "no solution",
+                    "there is no solution": "no solution", "there are no solutions": "no solution"}
+# A value after one of these (and a word or two) counts the thing named after it: "with 100 nodes".
+COUNT_PREPOSITIONS = ("with", "of", "on", "in", "for", "among", "from", "per", "over", "across", "between",
+                      "within", "out of", "into")
+# ... unless these name the result: "for a total of 21 miles".
+RESULT_NOUNS = ("total", "sum", "product", "difference", "quotient", "remainder", "value", "result", "answer",
+                "amount", "average", "mean", "maximum", "minimum")
+# Words that cannot name the thing a value counts: "a remainder of 0 when divided by 12".
+LINKING_WORDS = DANGLING_WORDS + ("when", "while", "whereas", "after", "before", "until", "unless", "although",
+                                  "though", "hence", "thus", "therefore", "also", "total", "all", "each", "times",
+                                  "more", "less", "fewer", "left", "remaining", "altogether")
+# Determiners before "one" that make it a pronoun ("each one"), not a count.
+PRONOUN_ONE = ("each", "every", "any", "no", "some", "the", "this", "that", "which", "another", "only")
+
 # Words that join the answers of a list: "1 and 2", "(11,7) or (7,11)".
 JOIN_WORDS = ("and", "or")
 
