@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -637,6 +638,41 @@ def test_timeout_kills_worker_and_grades_incorrect(monkeypatch):
     assert time.perf_counter() - start < 10
     assert grades[0].timed_out and not grades[0].correct and grades[0].rule == "timeout"
     assert grades[1].correct and not grades[1].timed_out
+
+
+_TEST_PID = os.getpid()  # in a spawned worker this module is imported afresh: its own pid
+_real_worker_main = pool._worker_main
+
+
+def _stuck_worker(conn):
+    """A forked worker that never says it is ready, as a child deadlocked on a lock a thread held would;
+    a spawned one (a fresh interpreter) runs the real worker."""
+    if os.getpid() == _TEST_PID:
+        return _real_worker_main(conn)
+    time.sleep(60)
+
+
+@pytest.mark.skipif(pool._START_METHOD != "fork", reason="the patch reaches workers only through fork")
+def test_worker_that_never_gets_ready_is_replaced_by_a_spawned_one(monkeypatch):
+    # The forked worker hangs before "ready"; the pool gives up on it after START_TIMEOUT and spawns a
+    # fresh interpreter (which runs the real worker), so the case still gets its right verdict.
+    monkeypatch.setattr(pool, "_worker_main", _stuck_worker)
+    monkeypatch.setattr(pool, "START_TIMEOUT", 6.0)  # a spawned worker imports sympy afresh: seconds
+    start = time.perf_counter()
+    grades = list(grade_many([(boxed(r"\log_2 8"), "3"), (boxed(r"\log_2 9"), "3")], num_workers=1, timeout=20))
+    assert time.perf_counter() - start < 30
+    assert [(g.correct, g.rule) for g in grades] == [(True, "symbolic"), (False, "symbolic")]
+
+
+@pytest.mark.skipif(pool._START_METHOD != "fork", reason="the patch reaches workers only through fork")
+def test_workers_that_never_get_ready_raise_a_clear_error(monkeypatch):
+    monkeypatch.setattr(pool, "_worker_main", _stuck_worker)
+    monkeypatch.setattr(pool, "_RESTART_METHOD", "fork")  # the replacements hang as well
+    monkeypatch.setattr(pool, "START_TIMEOUT", 0.5)
+    start = time.perf_counter()
+    with pytest.raises(pool.WorkerStartError, match="never became ready"):
+        list(grade_many([(boxed(r"\log_2 8"), "3")], num_workers=2, timeout=5))
+    assert time.perf_counter() - start < 10
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])

@@ -3,8 +3,13 @@
 `SymbolicPool(size, timeout)` starts `size` worker processes on the first job (fork where available: a
 worker starts in milliseconds with sympy already imported by the parent). A job that runs past `timeout`
 has its worker killed and replaced and is reported with rule "timeout"; a worker that dies is replaced
-and its job reported with rule "error". Nothing here reads model text: a worker runs
-`equivalence.decide(pred, gt, symbolic=True)` on two extracted answers.
+and its job reported with rule "error". Nothing waits without a deadline: a worker that has not said it is
+ready within `start_timeout` seconds of its start is killed too (a child forked from a threaded parent,
+a verl Ray actor for one, can deadlock on a lock another thread held), and its replacements are spawned
+(a fresh interpreter inherits no lock); after MAX_FAILED_STARTS starts in a row that never got ready the
+pool raises WorkerStartError, so a run stops with the reason rather than hang or grade its cases wrong.
+Nothing here reads model text: a worker runs `equivalence.decide(pred, gt, symbolic=True)` on two
+extracted answers.
 
     python -c "from annotate.grader.pool import SymbolicPool; p = SymbolicPool(1, 5.0); p.submit(0, r'\\log_2 8', '3'); print(p.results()); p.close()"
 """
@@ -26,6 +31,15 @@ logger = logging.getLogger(__name__)
 
 # fork starts a worker in milliseconds and shares the parent's imports; elsewhere use the default.
 _START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else None
+# A worker that failed to start is replaced by one started this way: a fresh interpreter, no inherited locks.
+_RESTART_METHOD = "spawn"
+# Seconds a worker may take to import sympy and say it is ready (a spawned one imports it afresh).
+START_TIMEOUT = 60.0
+MAX_FAILED_STARTS = 3
+
+
+class WorkerStartError(RuntimeError):
+    """The symbolic path's worker processes never became ready: the pool cannot grade what needs sympy."""
 
 
 def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
@@ -63,6 +77,7 @@ class _Worker:
         self.ready = False
         self.job: int | None = None
         self.started = 0.0
+        self.born = time.perf_counter()
 
     def kill(self) -> None:
         self.proc.kill()
@@ -78,13 +93,15 @@ class SymbolicPool:
     the longest other queue.
     """
 
-    def __init__(self, size: int, timeout: float):
+    def __init__(self, size: int, timeout: float, start_timeout: float | None = None):
         if size < 1:
             raise ValueError(f"num_workers must be >= 1, got {size}")
         self.size, self.timeout = size, timeout
+        self.start_timeout = START_TIMEOUT if start_timeout is None else start_timeout
         self.ctx = mp.get_context(_START_METHOD)
         self.workers: list[_Worker] = []
         self.queues: list[deque[tuple[int, str, str]]] = [deque() for _ in range(size)]
+        self.failed_starts = 0  # in a row, since a worker last became ready
 
     def submit(self, job_id: int, pred: str, gt: str) -> None:
         self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt))
@@ -112,9 +129,7 @@ class SymbolicPool:
         """Block until something finishes; return [(job_id, correct, rule, seconds, timed_out)]."""
         done: list[tuple[int, bool, str, float, bool]] = []
         while not done:
-            now = time.perf_counter()
-            deadlines = [w.started + self.timeout - now for w in self.workers if w.job is not None]
-            ready = wait([w.conn for w in self.workers], timeout=max(0.0, min(deadlines)) if deadlines else None)
+            ready = wait([w.conn for w in self.workers], timeout=self._next_deadline())
             for w in list(self.workers):
                 if w.conn in ready:
                     try:
@@ -123,18 +138,38 @@ class SymbolicPool:
                         done.extend(self._replace(w, "error"))
                         continue
                     if msg[0] == "ready":
-                        w.ready = True
+                        w.ready, self.failed_starts = True, 0
                     else:
                         done.append((msg[0], msg[1], msg[2], time.perf_counter() - w.started, False))
                         w.job = None
                 elif w.job is not None and time.perf_counter() - w.started >= self.timeout:
                     done.extend(self._replace(w, "timeout"))
+                elif not w.ready and time.perf_counter() - w.born >= self.start_timeout:
+                    logger.warning("a grader worker was not ready %.0f s after its start: replaced", self.start_timeout)
+                    self._replace(w, "error")
             self._dispatch()
         return done
+
+    def _next_deadline(self) -> float:
+        """Seconds until the first job or worker start runs out of time."""
+        now = time.perf_counter()
+        deadlines = [w.started + self.timeout - now for w in self.workers if w.job is not None]
+        deadlines += [w.born + self.start_timeout - now for w in self.workers if not w.ready]
+        return max(0.0, min(deadlines)) if deadlines else self.start_timeout
 
     def _replace(self, w: _Worker, rule: str) -> list[tuple[int, bool, str, float, bool]]:
         lost = [] if w.job is None else [(w.job, False, rule, time.perf_counter() - w.started, rule == "timeout")]
         w.kill()
+        if not w.ready:
+            self.failed_starts += 1
+            if self.failed_starts >= MAX_FAILED_STARTS:
+                self.close()
+                raise WorkerStartError(
+                    f"{self.failed_starts} grader workers in a row never became ready (each given "
+                    f"{self.start_timeout:g} s; start methods {_START_METHOD} then {_RESTART_METHOD}): the symbolic "
+                    "path cannot run in this process"
+                )
+            self.ctx = mp.get_context(_RESTART_METHOD)
         self.workers[self.workers.index(w)] = _Worker(self.ctx)
         return lost
 
