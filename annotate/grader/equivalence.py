@@ -9,8 +9,8 @@ union or matrix; "inequality" reads `a \\le x < b` as the interval it describes)
 False when it decides and None to pass the case on:
 
     answer checks   string, words, choice, nonexistence
-    item checks     string, number, inequality, structure, text, primes, kind, unknowns, base, infinity,
-                    relation, symbols, numeric, symbolic
+    item checks     string, number, inequality, structure, malformed, text, primes, kind, unknowns, base,
+                    infinity, relation, symbols, numeric, symbolic
 
 Everything before "symbolic" runs in this process in microseconds without sympy: exact rationals
 (annotate/grader/numbers.py) and a small LaTeX evaluator (annotate/grader/numeric.py), which also decides
@@ -34,9 +34,9 @@ from fractions import Fraction
 
 from annotate.grader import vocabulary as v
 from annotate.grader.normalize import clean
-from annotate.grader.numbers import REL_TOL, numbers_equal, to_number
+from annotate.grader.numbers import REL_TOL, Num, numbers_equal, to_number
 from annotate.grader.numeric import Unsupported, numeric_equal, relation_equal
-from annotate.grader.scan import enclosed, split_top, top_level, top_level_matches
+from annotate.grader.scan import enclosed, groups_balance, split_top, top_level, top_level_matches
 
 
 class NeedSymbolic(Exception):
@@ -47,10 +47,14 @@ class NeedSymbolic(Exception):
 
 _MATRIX_RE = re.compile(r"^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
 _ROW_BREAK = re.compile(r"\\\\")
+# What any structure needs: a separator, a bracket or \pm / \cup / \begin.
+_STRUCTURE_HINT = re.compile(r"[,(\[{]|\\pm|\\cup|\\begin")
 
 
 def structure(s: str) -> tuple[str, list]:
     """(kind, parts): 'matrix' (rows of cells), 'set', 'union', 'interval' (brackets + items), 'list', 'pm', 'atom'."""
+    if not _STRUCTURE_HINT.search(s):
+        return "atom", [s]
     m = _MATRIX_RE.match(s)
     if m is None and s[:1] in "([" and s[-1:] in ")]" and (enclosed(s, "(", ")") or enclosed(s, "[", "]")):
         # \left[\begin{array}{cc} ... \end{array}\right]: the brackets of an array are the matrix's own.
@@ -100,6 +104,7 @@ _UNSOLVED_LHS = re.compile(r"^-?\s*(?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\})?\s*(?:
 # f(x) = ...: a function of one variable.
 _FUNCTION_EQ = re.compile(r"^\s*([A-Za-z](?:_\{?\w+\}?)?)\s*\(\s*([A-Za-z])\s*\)\s*=(?!=)\s*(.+)$", re.S)
 _LETTER_OR_COMMAND = re.compile(r"\\[A-Za-z]+|[A-Za-z]")
+_OPERATOR_END = ("+", "-", "*", "/", "^", "=", "\\cdot", "\\times", "\\div", "_")
 _INEQUALITY_PATTERN = r"\\(?:ne|lt|gt|leq|geq)(?![A-Za-z])|[<>](?!=)"
 _INEQUALITY_HINT_RE = re.compile(_INEQUALITY_PATTERN)
 _INCREASING = ("<", "\\lt", "\\leq")
@@ -194,8 +199,13 @@ class Case:
     profile: Profile
     symbolic: bool
 
-    def __post_init__(self):
-        self.np_, self.ng = to_number(self.p), to_number(self.g)
+    @property
+    def np_(self) -> Num | None:
+        return to_number(self.p)
+
+    @property
+    def ng(self) -> Num | None:
+        return to_number(self.g)
 
     def on(self, p: str, g: str) -> Case:
         return Case(self.pred, self.gt, p, g, self.profile, self.symbolic)
@@ -440,6 +450,14 @@ def same_solution_set(c: Case) -> tuple[bool, str] | None:
     return compare(c.on(ip[1] if ip else c.p, ig[1] if ig else c.g))
 
 
+def well_formed(c: Case) -> bool | None:
+    """An expression cut off after an operator (`x_{0} \\cos(\\omega t)+`) or with a brace left open reads as
+    nothing (sympy fails on it too): it equals no other answer."""
+    if c.p.endswith(_OPERATOR_END) or c.g.endswith(_OPERATOR_END) or not groups_balance(c.p) or not groups_balance(c.g):
+        return False
+    return None
+
+
 def same_words_or_clock(c: Case) -> bool | None:
     """Two words (or two clock times) compare as text, case-insensitively."""
     p, g = c.p, c.g
@@ -545,6 +563,7 @@ CHECKS: dict[str, Check] = {
     "number": same_number,
     "inequality": same_solution_set,
     "structure": same_structure,
+    "malformed": well_formed,
     "text": same_words_or_clock,
     "primes": same_primes,
     "kind": same_kind,
@@ -560,7 +579,7 @@ CHECKS: dict[str, Check] = {
 DEFAULT = Profile(
     "default",
     answer_checks=("string", "words", "choice", "nonexistence"),
-    item_checks=("string", "number", "inequality", "structure", "text", "primes", "kind", "unknowns", "base", "infinity",
+    item_checks=("string", "number", "inequality", "structure", "malformed", "text", "primes", "kind", "unknowns", "base", "infinity",
                  "relation", "symbols", "numeric", "symbolic"),
 )
 

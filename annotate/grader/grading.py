@@ -28,11 +28,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from annotate.grader import pool as workers
 from annotate.grader.equivalence import NeedSymbolic, decide, structure
 from annotate.grader.extract import IMPLICIT_RULES, boxes, extract, extract_gt
-from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig
+from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig, check_size
 from annotate.grader.normalize import clean
 
 logger = logging.getLogger(__name__)
@@ -82,18 +83,32 @@ def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str 
         extracted = _parts(response, extracted, gt_answer)
     if not extracted.strip() or not gt_answer.strip():
         return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False, how)
-    try:
-        if len(extracted) > MAX_ANSWER_CHARS or len(gt_answer) > MAX_ANSWER_CHARS:
-            raise TooBig("answer length")
-        correct, rule = decide(extracted, gt_answer, symbolic=False)
-    except NeedSymbolic:
+    verdict = _fast_verdict(extracted, gt_answer)
+    if verdict is None:
         return extracted, boxed, extracted, gt_answer, how
+    return Grade(verdict[0], extracted, boxed, verdict[1], time.perf_counter() - start, False, how)
+
+
+@lru_cache(maxsize=65536)
+def _fast_verdict(pred: str, gt: str) -> tuple[bool, str] | None:
+    """(correct, rule) of the fast path, None when the symbolic path must decide. Remembered: the K
+    responses to one prompt repeat their answers."""
+    try:
+        if len(pred) > MAX_ANSWER_CHARS or len(gt) > MAX_ANSWER_CHARS:
+            raise TooBig("answer length")
+        return decide(pred, gt, symbolic=False)
+    except NeedSymbolic:
+        try:
+            check_size(clean(pred))
+            check_size(clean(gt))
+        except TooBig:
+            return False, "guard"
+        return None
     except TooBig:
-        correct, rule = extracted.strip() == gt_answer.strip(), "guard"
+        return pred.strip() == gt.strip(), "guard"
     except _FAST_ERRORS as e:
-        logger.debug("fast path failed on %r vs %r: %s", extracted[:80], gt_answer[:80], e)
-        correct, rule = False, "error"
-    return Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
+        logger.debug("fast path failed on %r vs %r: %s", pred[:80], gt[:80], e)
+        return False, "error"
 
 
 def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: bool = False) -> Grade:

@@ -30,6 +30,8 @@ _EXPONENT = re.compile(r"\^\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\d+|[A-Za-z])")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 _FACTORIAL = re.compile(r"(\S)\s*!")
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
+# 9^9^9: a power tower written without braces.
+_BARE_TOWER = re.compile(r"\^\s*[\w.]+\s*\^")
 
 
 class TooBig(Exception):
@@ -44,6 +46,8 @@ def check_size(s: str) -> None:
         raise TooBig("digits")
     if bracket_depth(s) > MAX_DEPTH:
         raise TooBig("nesting")
+    if _BARE_TOWER.search(s):
+        raise TooBig("power tower")
     for m in _EXPONENT.finditer(s):
         exponent = m.group(1)
         if "^" in exponent and not re.search(r"[A-Za-z]", _COMMAND.sub("", exponent)):

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 
 from annotate.grader import vocabulary as v
-from annotate.grader.scan import bracket_end, groups_balance
+from annotate.grader.scan import bracket_end, enclosed, groups_balance, top_level
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{(.*)\}", re.S)
 # Spacing (not the `\\` row break of a matrix, hence the look-behind) and bracket sizes.
@@ -47,6 +47,13 @@ _ASCII_RELATION = re.compile(r"(?<![\d)!<>=])(?:!=|<=|>=)(?!=)")
 _PLAIN_CALL = re.compile(rf"(?<![\\A-Za-z]){v.words_pattern(v.PLAIN_FUNCTIONS)}\s*(?=\()")
 _PLAIN_CONSTANT = re.compile(rf"(?<![\\A-Za-z]){v.words_pattern(v.PLAIN_CONSTANTS)}(?![A-Za-z])")
 _POWER_STARS = re.compile(r"(?<=[\w)}])\*\*(?=[\w({-])")
+# np.sqrt(2), math.pi: a program's spelling of a function or constant.
+_MODULE_PREFIX = re.compile(r"\b(?:np|numpy|math|sympy|sp|cmath)\.(?=[A-Za-z])")
+_INNER_DOLLAR = re.compile(r"(?<!\\)\$")
+_BRACED_NUMBER = re.compile(r"(?<![\\\w^_}])\{\s*(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*\}")
+_TRAILING_SLASH = re.compile(r"\s*/\s*$")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NAME = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?$")
 _BRACED_BY_PARENS = re.compile(r"\\sqrt\s*(?=\()|\^\s*(?=\()")
 _COMMANDS = re.compile(r"\\[a-zA-Z]+")
 _LETTER = re.compile(r"[a-zA-Z]")
@@ -83,6 +90,8 @@ def plain_math(s: str) -> str:
         s = _UNICODE.sub(lambda m: v.UNICODE_MATH[m.group()], s)
     if "=" in s:
         s = _ASCII_RELATION.sub(lambda m: v.ASCII_RELATIONS[m.group()], s)
+    if "." in s:
+        s = _MODULE_PREFIX.sub("", s)
     if "(" in s:
         s = _PLAIN_CALL.sub(lambda m: "\\" + m.group().strip(), s)
         s = _parens_to_braces(s)
@@ -112,26 +121,57 @@ def _drop_trailing_words(s: str) -> str:
 def clean(s: str) -> str:
     """LaTeX with presentation removed: spacing, \\left/\\right, \\dfrac, \\text, units, degrees, $ and %."""
     s = s.strip().strip("$").strip()
-    s = unwrap_boxes(s)
+    s = _unbrace(unwrap_boxes(s))
+    if _PLAIN_NUMBER.fullmatch(s):
+        return s  # most answers: nothing to remove
     s = re.sub(r"\\[\[\]()]", "", s) if s.startswith(("\\[", "\\(")) else s
+    if "\\approx" in s:
+        s = _approximate(s)
     s = plain_math(s)
-    s = re.sub(r",\\!\s*", ",", s)  # 32,\!349: a thousands separator, not a list
-    s = _SPACES.sub(" ", s)
-    s = _SIZES.sub("", s)
-    s = _SYNONYMS.sub(lambda m: "\\" + v.SYNONYMS[m.group(1)], s)
-    s = s.replace("{,}", ",").replace("\\$", "").replace("\\%", "%")
-    s = _DEGREES.sub("", s)
-    s = _TIME.sub(lambda m: f"{m.group(1)}{(m.group(2) or m.group(3)).lower()}m", s)
-    s = _PERCENT_WORD.sub("%", s)
-    s = _TEXT_UNIT.sub("", s)
-    prev = None
-    while prev != s:
-        prev, s = s, _UNWRAP.sub(r"\1", s)
-    s = " ".join(s.split())
+    if "$" in s:
+        s = _INNER_DOLLAR.sub(" ", s)  # "12 $ and $ 13": math broken into pieces, one answer
+    if "\\" in s or "~" in s:
+        s = re.sub(r",\\!\s*", ",", s)  # 32,\!349: a thousands separator, not a list
+        s = _SPACES.sub(" ", s)
+        s = _SIZES.sub("", s)
+        s = _SYNONYMS.sub(lambda m: "\\" + v.SYNONYMS[m.group(1)], s)
+        s = s.replace("\\$", "").replace("\\%", "%")
+    s = s.replace("{,}", ",")
+    if "circ" in s or "°" in s or "degree" in s:
+        s = _DEGREES.sub("", s)
+    if ":" in s:
+        s = _TIME.sub(lambda m: f"{m.group(1)}{(m.group(2) or m.group(3)).lower()}m", s)
+    if "p" in s:
+        s = _PERCENT_WORD.sub("%", s)
+    if "\\" in s:
+        s = _TEXT_UNIT.sub("", s)
+        prev = None
+        while prev != s:
+            prev, s = s, _UNWRAP.sub(r"\1", s)
+    s = _TRAILING_SLASH.sub("", " ".join(s.split()))  # "9e11 kJ / bomb" with its unit cut: the value
     # "1 and 2", "(11,7) or (7,11)": words joining answers are list separators.
     if _JOIN.search(s):
         s = _JOIN_SEPARATOR.sub(", ", s)
-    return _drop_trailing_words(s).rstrip(".").strip()
+    s = _drop_trailing_words(s).rstrip(".").strip()
+    return _BRACED_NUMBER.sub(r"\1", s) if "{" in s else s
+
+
+def _unbrace(s: str) -> str:
+    """Grouping braces around the whole answer mean nothing ({x + 1 = 0}); a set {1, 2} keeps them. (Braces
+    around a number that is no argument, `{100}%` or `= {-128}`, go at the end of `clean`; \\frac{1}{2} and
+    x^{2} keep theirs.)"""
+    while s.startswith("{") and s.endswith("}") and enclosed(s, "{", "}") and not top_level(s[1:-1], ","):
+        s = s[1:-1].strip()
+    return s
+
+
+def _approximate(s: str) -> str:
+    """`\\frac{\\sqrt{3}}{3} \\approx 0.577` states the exact value; `x \\approx 3.14` the approximation."""
+    left, _, right = s.partition("\\approx")
+    left, right = left.strip(), right.strip()
+    if not right:
+        return s
+    return right if not left or _NAME.match(left) else left
 
 
 def key(s: str) -> str:

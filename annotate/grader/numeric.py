@@ -23,6 +23,7 @@ import math
 import random
 import re
 import string
+from functools import lru_cache
 
 from annotate.grader import vocabulary as v
 from annotate.grader.scan import top_level_matches
@@ -30,6 +31,7 @@ from annotate.grader.scan import top_level_matches
 MAX_POWER = 1000.0
 MAX_FACTORIAL = 170
 
+_SPACED_LETTERS = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s+(?=[A-Za-z](?![A-Za-z]))")
 _TOKEN = re.compile(r"\s*(?:((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+(?![\d.]))?)|(\\[A-Za-z]+)|([A-Za-z])|(\S))", re.ASCII)
 # The functions of vocabulary.FUNCTIONS this evaluator computes (\\log is left to sympy: its base is unsaid).
 _FUNCS = {
@@ -63,17 +65,19 @@ class Undefined(Unsupported):
     """The text divides by a literal zero: its value is undefined (sympy's zoo), equal to nothing finite."""
 
 
-def tokenize(text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def tokenize(text: str) -> tuple[str, ...]:
+    """The tokens of text; single letters separated by a space are a product (`L C s` is L * C * s)."""
     tokens = []
     pos = 0
-    text = text.strip()
+    text = _SPACED_LETTERS.sub(r"\1 \\cdot ", text.strip())
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             break
         tokens.append(m.group(m.lastindex))
         pos = m.end()
-    return tokens
+    return tuple(tokens)
 
 
 class _Point(dict):
@@ -292,10 +296,14 @@ class _Parser:
                 if not (_is_letter(inner) or inner in _GREEK):
                     raise Unsupported(f"accent on {inner!r}")
                 tok = f"{tok}{{{inner}}}"
-            value = self.variable(tok)
+            name = self.subscripted(tok)
             if self.peek() == "(":
-                raise Unsupported("a Greek letter applied: a special function?")
-            return value
+                # \\delta(t): an unknown function applied, or a product, as for a Latin letter; but \\Gamma(5)
+                # may be a special function, so only against the same application on the other side.
+                self.ambiguous = True
+                if self.calls:
+                    return self.call(name)
+            return self.value(name)
         if _is_letter(tok):
             nxt = self.peek()
             if nxt is not None and _is_letter(nxt) and self.i + 1 < len(self.t) and (
@@ -358,7 +366,7 @@ def evaluate(text: str, point: dict[str, complex]) -> tuple[complex, bool]:
 
 def _evaluate(text: str, point: dict[str, complex], calls: bool) -> tuple[complex, bool, frozenset[str], bool]:
     """(value, inexact, variables, ambiguous): `ambiguous` when `u(t)` was read as `calls` says."""
-    parser = _Parser(tokenize(text), point, calls)
+    parser = _Parser(list(tokenize(text)), point, calls)
     try:
         value = parser.parse()
     except (ZeroDivisionError, OverflowError, ValueError) as e:
@@ -366,6 +374,12 @@ def _evaluate(text: str, point: dict[str, complex], calls: bool) -> tuple[comple
     if not (cmath.isfinite(value)):
         raise Unsupported("not finite")
     return value, parser.inexact, frozenset(parser.variables), parser.ambiguous
+
+
+def _refuse_unmatched_greek_call(names_p: frozenset[str], names_g: frozenset[str]) -> None:
+    """A Greek letter applied on one side only (\\Gamma(5) against 24) may be a special function: sympy's."""
+    if any(name.endswith("()") and name[1:-2] in v.GREEK for name in names_p ^ names_g):
+        raise Unsupported("a Greek letter applied on one side only")
 
 
 def close(a: complex, b: complex, rel: float) -> bool:
@@ -397,6 +411,7 @@ def _equal_reading(pred: str, gt: str, calls: bool) -> tuple[bool, bool]:
             return False, False
         ambiguous = ambiguous or ambiguous_p or ambiguous_g
         if names_p != names_g:
+            _refuse_unmatched_greek_call(names_p, names_g)
             return False, ambiguous
         if not close(a, b, 1e-6 if inexact_a or inexact_b else 1e-9):
             return False, ambiguous
@@ -454,6 +469,7 @@ def _proportional_reading(rp, sign_p, rg, sign_g, kind: str, calls: bool) -> tup
         if not names_p or not names_g:
             raise Unsupported("a relation without unknowns")
         if names_p != names_g:
+            _refuse_unmatched_greek_call(names_p, names_g)
             return False, ambiguous
         rel = 1e-6 if inexact_p or inexact_g else 1e-9
         zero_p, zero_g = abs(dp) <= 1e-12, abs(dg) <= 1e-12

@@ -98,7 +98,14 @@ def top_level_matches(text: str, pattern: str) -> list[re.Match]:
 
 def top_level(text: str, sep: str) -> list[int]:
     """Start indices of `sep` in text outside every bracket."""
-    return [m.start() for m in top_level_matches(text, re.escape(sep))]
+    if sep not in text:
+        return []
+    return [m.start() for m in top_level_matches(text, _escaped(sep))]
+
+
+@lru_cache(maxsize=64)
+def _escaped(sep: str) -> str:
+    return re.escape(sep)
 
 
 def split_top(text: str, sep: str) -> list[str]:
