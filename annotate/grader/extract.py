@@ -64,7 +64,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 from annotate.grader import vocabulary as v
 from annotate.grader.numbers import word_number
@@ -95,42 +95,44 @@ _DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BOX_TOKEN_RE = re.compile(r"[^\s$]+")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
-_FINAL_RE = re.compile(
-    r"(?=[fF])\bfinal\s+(?:answer|result)s?(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*(?:is|are|was|would\s+be|:|=)\s*:?",
-    re.I,
+# Answer phrases, found at their keyword (answer, result, option, choice, 答案): (rule, what must come right
+# before the keyword, what must follow from it). Anchoring each phrase at its keyword lets one pass of a
+# keyword search replace case-insensitive scans of the whole tail, which cost more than the rest of extraction.
+_FOLLOW = r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*"
+_PHRASES = (
+    ("final_answer_is", re.compile(r"\bfinal\s+$", re.I),
+     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+$", re.I),
+     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?")),
+    # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
+    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I)),
 )
-_ANSWER_IS_RE = re.compile(
-    # (the look-ahead on the first letter lets the scan skip most positions at once)
-    r"(?=[tmocshTMOCSH答])(?:\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+answers?(?:\s+choice)?|\bcorrect\s+(?:option|choice))"
-    r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*(?:is|are|would\s+be|=)\s*:?"
-    r"|(?:最终)?答案(?:是|为)\s*[:：]?",
-    re.I,
-)
-# "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
-_BARE_ANSWER_IS_RE = re.compile(r"(?:^|(?<=\n)|(?<=[:.!?]\s))[ \t*_#>]*answer\s+(?:is|=)\s*:?", re.I)
 # "check if the answer is 5": a hypothesis, not a statement.
 _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
 _KEYWORD_RE = re.compile(r"[Aa]nswer|ANSWER|[Rr]esult|[Oo]ption|[Cc]hoice|答案")
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
 # A response that stops mid-sentence or mid-formula: what it ends on is not a final answer.
-_DANGLING_RE = re.compile(
-    rf"(?:\b{v.words_pattern(v.DANGLING_WORDS)}|[+\-/=,:(\[{{^&]|\\{v.words_pattern(v.DANGLING_COMMANDS)})\s*$", re.I
-)
+_DANGLING_WORDS = frozenset(v.DANGLING_WORDS)
+_DANGLING_COMMANDS = frozenset(v.DANGLING_COMMANDS)
+_DANGLING_MARKS = tuple("+-/=,:([{^&")
+_LAST_WORD_RE = re.compile(r"(\\?)([A-Za-z]+)$")
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
 _ANSWER_LINE_RE = re.compile(r"^[\s#>*_]*(?:(?i:final\s+answer|answer)|A)[\s*_]*[:：][\s*_]*(\S.*)$")
 _HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_:]*$", re.M)
-_LINE_RE = re.compile(r"[^\n]*\S[^\n]*")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
 _OUTPUT_RE = re.compile(r"```output[ \t]*\n(.*?)```", re.S)
 _CODE_RE = re.compile(r"```.*?(?:```|$)", re.S)
 _BOLD_RE = re.compile(r"\*\*(?!\s)([^*\n]{1,120}?)(?<!\s)\*\*")
 _MATH_RE = re.compile(
-    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
-    r"|(\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\})",
+    # (the look-ahead lets the scan pass over plain text without trying each alternative)
+    r"(?=[$\\])(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
+    r"|(\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}))",
     re.S,
 )
-_INLINE_MATH_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
+_INLINE_MATH_RE = re.compile(r"(?=[$\\])(?:\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\])", re.S)
 _HAS_MATH_RE = re.compile(r"\d|\$|\\\(|\\\[")
 # A display environment of aligned rows: its last row states the result.
 _ROWS_RE = re.compile(r"^\\begin\{(align|aligned|equation|gather|eqnarray|split)\*?\}(.*)\\end\{\1\*?\}$", re.S)
@@ -160,7 +162,9 @@ _HEDGE_RE = re.compile(rf"^(?:{v.words_pattern(v.HEDGE_WORDS)})\b\s*:?\s*", re.I
 # The words of an answer's tail that end its value: a word of two letters or more that is not math.
 _LEAD_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[{}]|[A-Za-z]{2,}")
 _VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
-_DOLLAR_RE = re.compile(r"\\\$|\$\$|\$")
+_MONEY_HINT_RE = re.compile(r"(?<![\\$])\$\d")
+# A display ($$...$$), an inline pair ($...$, its content group 1) or a lone `$`; escaped `\$` skipped.
+_DOLLAR_SPAN_RE = re.compile(r"\$\$.*?\$\$|(?<!\\)\$((?:\\.|[^$\\])*)\$|(?<!\\)\$", re.S)
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
 # A closing sentence that asks or sets the problem rather than answering it.
@@ -212,10 +216,24 @@ def last_boxed(text: str) -> str | None:
     return found[0] if found else None
 
 
+def _box_starts_backwards(text: str):
+    """End indices of `\\boxed` / `\\fbox` commands in text, the last first."""
+    end = len(text)
+    while True:
+        at = max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
+        if at < 0:
+            return
+        m = _BOX_RE.match(text, at)
+        if m is not None:
+            yield m.end()
+        end = at
+
+
 def last_boxed_span(text: str) -> tuple[str, int] | None:
     """(content, end index) of the last well-formed box."""
-    starts = [m.end() for m in _BOX_RE.finditer(text)]
-    for pos in reversed(starts[-_MAX_BOX_TRIES:]):
+    for tries, pos in enumerate(_box_starts_backwards(text)):
+        if tries >= _MAX_BOX_TRIES:
+            break
         j = pos
         while j < len(text) and text[j] in " \t":
             j += 1
@@ -294,8 +312,10 @@ def _find_close(text: str, right: str) -> int:
     return m.start() if m else -1
 
 
+@lru_cache(maxsize=256)
 def _math_segments(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, content) of each math expression in text, in order."""
+    """(start, end, content) of each math expression in text, in order (remembered: the finders ask for the
+    segments of one closing text several times)."""
     return [(m.start(), m.end(), _last_row(next(g for g in m.groups() if g is not None).strip()))
             for m in _MATH_RE.finditer(text)]
 
@@ -439,52 +459,75 @@ def _statement_answer(tail: str) -> str | None:
     return _stated_answer(m.group(1)) if m else None
 
 
-def _phrases(regex: re.Pattern, text: str) -> list[re.Match]:
-    """The matches of an answer phrase, looked for only around its keywords (a case-insensitive scan of
-    the whole tail would cost more than everything else extraction does)."""
-    found: list[re.Match] = []
-    for k in _KEYWORD_RE.finditer(text):
-        for m in regex.finditer(text, max(0, k.start() - 30), min(len(text), k.end() + 100)):
-            if k.start() - 30 <= m.start() <= k.start() and (not found or m.start() > found[-1].start()):
-                found.append(m)
-    return found
+def _phrases(text: str, keywords: list[re.Match]):
+    """(start, end, rule) of each answer phrase of text, the last first."""
+    for k in reversed(keywords):
+        for rule, before, follows in _PHRASES:
+            body = follows.match(text, k.start())
+            if body is None:
+                continue
+            lead = before.search(text, max(0, k.start() - 30), k.start())
+            if lead is not None:
+                yield lead.start(), body.end(), rule
 
 
 def _statements(text: str) -> list[tuple[int, str, str]]:
-    """(position, rule, answer) of every answer statement found in text."""
+    """(position, rule, answer) of the answer statements of text: of each kind, the last one."""
     found: list[tuple[int, str, str]] = []
     minerva_spans = []
-    for m in _MINERVA_RE.finditer(text):
-        minerva_spans.append((m.start(), m.end()))
-        answer = strip_delimiters(m.group(1).strip().replace("**", ""))
-        if answer and not _NOT_AN_ANSWER_RE.match(answer):
-            found.append((m.start(), "minerva", answer))
-    for regex, rule in ((_FINAL_RE, "final_answer_is"), (_ANSWER_IS_RE, "answer_is"), (_BARE_ANSWER_IS_RE, "answer_is")):
-        for m in _phrases(regex, text):
-            if any(a <= m.start() < b for a, b in minerva_spans) or _CONDITIONAL_RE.search(text, max(0, m.start() - 12), m.start()):
-                continue
-            answer = _statement_answer(text[m.end() :])
-            if answer:
-                found.append((m.start(), rule, answer))
-    for m in _HASH_RE.finditer(text):
-        answer = strip_delimiters(m.group(1)).strip()
-        if answer and not re.search(r"[A-Za-z]{3,}", _COMMAND_WITH_NAME.sub("", answer)):
-            found.append((m.start(), "gsm8k_hash", answer))
-    found.extend(_answer_lines(text))
+    hope = text.rfind("hope")
+    if hope >= 0:
+        # Minerva's closing ends the response: look for it before its last "I hope it is correct" only.
+        for m in _MINERVA_RE.finditer(text, max(0, hope - 600), hope + 40):
+            minerva_spans.append((m.start(), m.end()))
+            answer = strip_delimiters(m.group(1).strip().replace("**", ""))
+            if answer and not _NOT_AN_ANSWER_RE.match(answer):
+                found.append((m.start(), "minerva", answer))
+
+    keywords = list(_KEYWORD_RE.finditer(text))
+    done: set[str] = set()
+    for start, end, rule in _phrases(text, keywords):
+        # The last phrase of each kind that states an answer: not inside a Minerva closing, not a hypothesis.
+        if rule in done or any(a <= start < b for a, b in minerva_spans):
+            continue
+        if _CONDITIONAL_RE.search(text, max(0, start - 12), start):
+            continue
+        answer = _statement_answer(text[end:])
+        if answer:
+            found.append((start, rule, answer))
+            done.add(rule)
+    if "####" in text:
+        for m in _HASH_RE.finditer(text):
+            answer = strip_delimiters(m.group(1)).strip()
+            if answer and not re.search(r"[A-Za-z]{3,}", _COMMAND_WITH_NAME.sub("", answer)):
+                found.append((m.start(), "gsm8k_hash", answer))
+    found.extend(_answer_lines(text, headings=bool(keywords)))
     return found
 
 
-def _answer_lines(text: str) -> list[tuple[int, str, str]]:
-    """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" headings followed by X."""
+def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
+    """(start, line) of the last n lines of text that hold more than white space."""
+    found: list[tuple[int, str]] = []
+    end = len(text)
+    while end > 0 and len(found) < n:
+        start = text.rfind("\n", 0, end) + 1
+        if text[start:end].strip():
+            found.insert(0, (start, text[start:end]))
+        end = start - 1
+    return found
+
+
+def _answer_lines(text: str, headings: bool = True) -> list[tuple[int, str, str]]:
+    """"Answer: X" on one of the last lines, and (`headings`: text says "answer") "Final Answer" / "# Answer"
+    headings followed by X."""
     found = []
-    lines = [(m.start(), m.group(0)) for m in _LINE_RE.finditer(text)][-3:]
-    for start, line in lines:
+    for start, line in _last_lines(text, 3):
         m = _ANSWER_LINE_RE.match(line)
         if m:
             answer = _line_answer(m.group(1))
             if answer:
                 found.append((start, "answer_line", answer))
-    for m in _HEADING_RE.finditer(text):
+    for m in _HEADING_RE.finditer(text) if headings else ():
         rest = text[m.end() :].strip()
         if not rest:
             continue
@@ -516,10 +559,12 @@ def _before_continuation(text: str) -> str:
     if marker is None:
         return text
     first_box = _BOX_RE.search(text)
-    first_statement = _FINAL_RE.search(text) or _ANSWER_IS_RE.search(text) or _HASH_RE.search(text)
-    answered = min(m.start() for m in (first_box, first_statement) if m is not None) if first_box or first_statement else None
-    if answered is None:
+    phrases = [start for start, _, _ in _phrases(text, list(_KEYWORD_RE.finditer(text)))]
+    first_hash = _HASH_RE.search(text)
+    marks = [m.start() for m in (first_box, first_hash) if m is not None] + phrases[-1:]
+    if not marks:
         return text
+    answered = min(marks)
     for m in _CONTINUATION_RE.finditer(text, answered):
         return text[: m.start()]
     return text
@@ -530,25 +575,25 @@ def _mask_currency(text: str) -> str:
     "9 * $2 = $18", "costs $5 and $x$ is 3". A `$` before a digit is money when no `$` closes it, when the
     `$` that would close it opens another amount ("$2 = $18"), or when what it would enclose reads as prose
     or ends in a space."""
-    if "$" not in text:
+    # Inline math never spans a paragraph break: start at one before the tail the finders read.
+    pos = max(0, text.find("\n\n", max(0, len(text) - _TAIL_CHARS - 1000)))
+    if not _MONEY_HINT_RE.search(text, pos):
         return text
-    tokens = [m for m in _DOLLAR_RE.finditer(text) if m.group() != "\\$"]
     money: list[int] = []
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        if t.group() == "$$":
-            i = next((k for k in range(i + 1, len(tokens)) if tokens[k].group() == "$$"), len(tokens)) + 1
-            continue
-        close = tokens[i + 1] if i + 1 < len(tokens) else None
-        if text[t.end() : t.end() + 1].isdigit():
-            content = text[t.end() : close.start()] if close is not None else ""
-            if (close is None or close.group() == "$$" or text[close.end() : close.end() + 1].isdigit()
-                    or content[-1:].isspace() or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
-                money.append(t.start())
-                i += 1
+    while True:
+        m = _DOLLAR_SPAN_RE.search(text, pos)
+        if m is None:
+            break
+        if m.group(1) is not None and text[m.start() + 1 : m.start() + 2].isdigit():
+            content, close = m.group(1), m.end() - 1
+            if (text[close + 1 : close + 2].isdigit() or content[-1:].isspace()
+                    or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
+                money.append(m.start())
+                pos = m.start() + 1
                 continue
-        i += 2
+        elif m.group(0) == "$" and text[m.end() : m.end() + 1].isdigit():
+            money.append(m.start())  # no `$` closes it
+        pos = m.end()
     if not money:
         return text
     chars = list(text)
@@ -571,11 +616,18 @@ def _closing_text(text: str) -> str | None:
             if _asks(paragraph):
                 return None
             # "The answer is not 5.", "x cannot be 3": a negated value is no answer.
-            kept = [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if not _NEGATION_RE.search(s)]
+            kept = [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if not _negated(s)]
             return " ".join(kept) or None
         if skipped >= 2 or len(paragraph) > 300:
             return None
     return None
+
+
+def _negated(sentence: str) -> bool:
+    lower = sentence.lower()
+    if not ("n" in lower and ("not" in lower or "n't" in lower or "never" in lower or "\\ne" in lower) or "≠" in lower):
+        return False
+    return bool(_NEGATION_RE.search(sentence))
 
 
 def _asks(paragraph: str) -> bool:
@@ -713,7 +765,7 @@ def _program_output(text: str) -> str | None:
 
 def _no_value(text: str) -> str | None:
     """"... so the limit does not exist.": a final sentence that says there is no value gives that answer."""
-    m = _NO_VALUE_RE.search(text[-300:].rstrip())
+    m = _NO_VALUE_RE.search(text[-80:].rstrip())
     return v.NO_VALUE_PHRASES[" ".join(m.group(1).lower().split())] if m else None
 
 
@@ -721,42 +773,77 @@ def _no_value(text: str) -> str | None:
 
 class Reading:
     """A response as the finders read it: each view (the last box, the statements, the closing text) is
-    computed once, when a finder first asks for it."""
+    computed once, when a finder first asks for it. A boxed answer needs only `raw` and the box: the views
+    the later finders read (money told from math, statements, the closing text) are never computed for it."""
+
+    _UNSET = object()
 
     def __init__(self, response: str, rules: tuple[str, ...]):
-        self.text = _mask_currency(_before_continuation(response))
+        self.raw = _before_continuation(response)
         self.rules = rules
-        self.tail_start = max(0, len(self.text) - _TAIL_CHARS)
+        self.tail_start = max(0, len(self.raw) - _TAIL_CHARS)
+        self._text = self._box = self._statements = self._dangling = self._closing = Reading._UNSET
 
-    @cached_property
+    @property
+    def text(self) -> str:
+        """The response with the dollar signs of amounts of money blanked out."""
+        if self._text is Reading._UNSET:
+            self._text = _mask_currency(self.raw)
+        return self._text
+
+    @property
     def box(self) -> tuple[str, int] | None:
-        return last_boxed_span(self.text)
+        if self._box is Reading._UNSET:
+            self._box = last_boxed_span(self.raw)
+        return self._box
 
-    @cached_property
+    @property
     def boxes_first(self) -> bool:
         """A closed box decides before any statement (the boxed rule is on and a box was found)."""
         return self.box is not None and "boxed" in self.rules
 
-    @cached_property
+    @property
     def statements(self) -> list[tuple[int, str, str]]:
         """(position, rule, answer) of the statements the finders may take, positions in the text."""
+        if self._statements is Reading._UNSET:
+            self._statements = [s for s in self._find_statements() if s[1] in self.rules]
+        return self._statements
+
+    def _find_statements(self) -> list[tuple[int, str, str]]:
         if self.boxes_first:
             start = max(self.box[1], self.tail_start)
-            found = [(start + at, rule, answer) for at, rule, answer in _statements(self.text[start:])
-                     if rule in _FINAL_RULES or rule == "answer_line" and "final" in self.text[start + at :][:40].lower()]
-        else:
-            found = [(self.tail_start + at, rule, answer)
-                     for at, rule, answer in _statements(self.text[self.tail_start :])]
-        return [s for s in found if s[1] in self.rules]
+            after = self.raw[start:]
+            if "final" not in after.lower():
+                return []  # every statement that overrides a box says "final"
+            after = _mask_currency(after)
+            return [(start + at, rule, answer) for at, rule, answer in _statements(after)
+                    if rule in _FINAL_RULES or rule == "answer_line" and "final" in after[at:][:40].lower()]
+        return [(self.tail_start + at, rule, answer) for at, rule, answer in _statements(self.text[self.tail_start :])]
 
-    @cached_property
+    @property
     def dangling(self) -> bool:
         """The response stops mid-sentence or mid-formula: its last number is an intermediate one."""
-        return bool(_DANGLING_RE.search(self.text[-200:]))
+        if self._dangling is Reading._UNSET:
+            self._dangling = _dangling(self.raw)
+        return self._dangling
 
-    @cached_property
+    @property
     def closing(self) -> str | None:
-        return None if self.dangling else _closing_text(self.text)
+        if self._closing is Reading._UNSET:
+            self._closing = None if self.dangling else _closing_text(self.text)
+        return self._closing
+
+
+def _dangling(text: str) -> bool:
+    end = text[-40:].rstrip()
+    if end.endswith(_DANGLING_MARKS):
+        return True
+    word = _LAST_WORD_RE.search(end)
+    if word is None:
+        return False
+    if word.group(1):
+        return word.group(2) in _DANGLING_COMMANDS
+    return word.group(2).lower() in _DANGLING_WORDS and (word.start() == 0 or not end[word.start() - 1].isalnum())
 
 
 def _latest_statement(r: Reading) -> tuple[str, str] | None:
@@ -771,7 +858,9 @@ def _find_final_after_box(r: Reading) -> tuple[str, str] | None:
 
 
 def _find_boxed_unclosed(r: Reading) -> tuple[str, str] | None:
-    answer = _unclosed_box(r.text)
+    if r.box is not None and "\\boxed" not in r.raw[r.box[1] :] and "\\fbox" not in r.raw[r.box[1] :]:
+        return None  # the last box is the closed one
+    answer = _unclosed_box(r.raw)
     return ("boxed_unclosed", answer) if answer is not None else None
 
 
@@ -779,7 +868,7 @@ def _find_boxed(r: Reading) -> tuple[str, str] | None:
     if r.box is None:
         return None
     content, end = r.box
-    return "boxed", _joined_boxes(r.text, content, end)
+    return "boxed", _joined_boxes(r.raw, content, end)
 
 
 def _find_statement(r: Reading) -> tuple[str, str] | None:
@@ -843,6 +932,7 @@ def extract_answer(response: str) -> tuple[str | None, bool]:
     return found.answer, found.boxed
 
 
+@lru_cache(maxsize=65536)
 def extract_gt(gt: str) -> str:
     """The ground truth as an answer string: its \\boxed{} content if it has one, delimiters removed; a list
     written as several math expressions ("$x=1$, $y=2$", OlympiadBench's style) joined: "x=1, y=2"."""
