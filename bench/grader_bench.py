@@ -3,12 +3,13 @@
 Reads every *.jsonl of ../shared/grader_dev/ (or the files given), one {"id", "source", "response",
 "gt", "label"} object per line, and grades each case one at a time with both graders (each under a
 per-case limit: ours kills its symbolic worker, math-verify uses its own signal-based timeouts). Prints
-accuracy per source, false positives/negatives, timeouts, cases/s and p50/p99/max latency, the speed-up
-on real-looking data (math500_gold + minerva_gold), and the batch API's throughput with 1 and 2 workers.
+accuracy per source, false positives/negatives, timeouts, cases/s and p50/p99/max latency with the
+speed-up on reference solutions (math500_gold + minerva_gold) and on model-style closings, the verdicts
+per extraction rule of both graders side by side (right / FP / FN on the same cases), ours per deciding
+equivalence check, and the batch API's throughput with 1 and 2 workers.
 Also graded: tests/data/*.jsonl (hand-written outputs in various model styles) and the math500_gold cases
 restyled at run time into eight closing styles (boxed, Llama's "final answer is:", markdown "**Answer:**",
-bold, Minerva, GSM8K ####, PRM800K # Answer, none); per extraction rule, how many verdicts it made and
-its errors. math-verify is a benchmark-only dependency.
+bold, Minerva, GSM8K ####, PRM800K # Answer, none). math-verify is a benchmark-only dependency.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/grader_bench.py
     .venv/bin/python bench/grader_bench.py ../shared/grader_dev/math500_gold.jsonl --limit 5 --show-errors
@@ -36,6 +37,8 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "grader_dev"
 # Hand-written model outputs in various styles (ours): always added to the default corpus.
 OWN_CORPUS = REPO / "tests" / "data"
 REAL_SOURCES = ("math500_gold", "minerva_gold")
+# Answers closed the way models close them: the restyled cases and our hand-written model outputs.
+STYLED_SOURCES = ("styled_", "grader_styles")
 CANARY = Path("/tmp/pwned_grader")
 
 
@@ -163,7 +166,10 @@ def main() -> None:
         print(row)
 
     print("\nlatency, one case at a time (ms)")
-    for subset, pick in (("all", lambda c: True), ("real (" + "+".join(REAL_SOURCES) + ")", lambda c: c["source"] in REAL_SOURCES)):
+    subsets = (("all", lambda c: True),
+               ("reference solutions (" + "+".join(REAL_SOURCES) + ")", lambda c: c["source"] in REAL_SOURCES),
+               ("model-style closings (styled_*, tests/data)", lambda c: c["source"].startswith(STYLED_SOURCES)))
+    for subset, pick in subsets:
         idx = [i for i, c in enumerate(cases) if pick(c)]
         if not idx:
             continue
@@ -172,11 +178,11 @@ def main() -> None:
             lat = [results[name][i][1] for i in idx]
             rates[name] = len(idx) / sum(lat)
             print(
-                f"  {subset:<36} {name:<12} {rates[name]:>9.0f} cases/s  p50 {1e3 * statistics.median(lat):8.3f}"
+                f"  {subset:<46} {name:<12} {rates[name]:>9.0f} cases/s  p50 {1e3 * statistics.median(lat):8.3f}"
                 f"  p99 {1e3 * percentile(lat, 0.99):8.3f}  max {1e3 * max(lat):9.1f}"
             )
         if "math-verify" in rates:
-            print(f"  {subset:<36} speed-up ours / math-verify: {rates['ours'] / rates['math-verify']:.1f}x")
+            print(f"  {subset:<46} speed-up ours / math-verify: {rates['ours'] / rates['math-verify']:.1f}x")
 
     adversarial = [i for i, c in enumerate(cases) if c["source"].startswith("adversarial")]
     if adversarial:
@@ -185,19 +191,26 @@ def main() -> None:
         print(f"\nadversarial: {len(adversarial)} cases, ours graded {wrong} True, slowest {slowest:.3f} s")
     print(f"canary {CANARY} created: {canary_hit}")
 
-    rules = [r[3] for r in results["ours"]]
-    print("\nrules that decided (ours): " + ", ".join(f"{r} {rules.count(r)}" for r in sorted(set(rules))))
-    print("\nextraction rules (ours): verdicts, true / false, errors (FP / FN)")
+    def tally(idx: list[int], name: str) -> str:
+        right = sum(results[name][i][0] == cases[i]["label"] for i in idx)
+        fp = sum(results[name][i][0] and not cases[i]["label"] for i in idx)
+        fn = sum(cases[i]["label"] and not results[name][i][0] for i in idx)
+        return f"{right:>7}{fp:>5}{fn:>5}"
+
+    print("\nverdicts per extraction rule (ours), both graders on the same cases: right / FP / FN")
+    print(f"  {'rule':<16}{'n':>6}" + "".join(f"{name:>17}" for name in graders))
     for rule in (*RULES, "none"):
         idx = [i for i, r in enumerate(results["ours"]) if r[4] == rule]
         if idx:
-            true = sum(results["ours"][i][0] for i in idx)
-            fp = sum(results["ours"][i][0] and not cases[i]["label"] for i in idx)
-            fn = sum(cases[i]["label"] and not results["ours"][i][0] for i in idx)
-            print(f"  {rule:<16}{len(idx):>6} verdicts  {true:>5} true {len(idx) - true:>5} false   FP {fp:>3}  FN {fn:>3}")
+            print(f"  {rule:<16}{len(idx):>6}" + "".join(tally(idx, name) for name in graders))
+    print("\nverdicts per deciding check (ours): n, right / FP / FN")
+    decided = [r[3] for r in results["ours"]]
+    for rule in sorted(set(decided), key=decided.count, reverse=True):
+        idx = [i for i, r in enumerate(decided) if r == rule]
+        print(f"  {rule:<16}{len(idx):>6}{tally(idx, 'ours')}")
     # The fast path runs in the calling process; workers take the cases that need sympy, so the
     # second set (only such cases, 4 times over) is where workers add throughput.
-    symbolic = [(c["response"], c["gt"]) for c, r in zip(cases, rules, strict=True) if r == "symbolic"] * 4
+    symbolic = [(c["response"], c["gt"]) for c, r in zip(cases, decided, strict=True) if r == "symbolic"] * 4
     for name, pairs in (("whole corpus", [(c["response"], c["gt"]) for c in cases]), ("symbolic-path cases", symbolic)):
         if not pairs:
             continue

@@ -654,8 +654,8 @@ def _slow_symbolic_job(pred, gt):
 def test_timeout_kills_worker_and_grades_incorrect(monkeypatch):
     # Patched before the worker forks, so the worker runs the slow comparison; the pool must kill it.
     monkeypatch.setattr(pool, "_symbolic_job", _slow_symbolic_job)
-    # \log_2 is outside the fast path's evaluator, so this pair goes to the (patched) symbolic worker.
-    pairs = [(boxed(r"\log_2 8"), "3"), (boxed("3"), "3")]
+    # \sum is outside the fast path's evaluator, so this pair goes to the (patched) symbolic worker.
+    pairs = [(boxed(r"\sum_{k=1}^{3} k"), "6"), (boxed("3"), "3")]
     start = time.perf_counter()
     grades = list(grade_many(pairs, num_workers=1, timeout=0.5))
     assert time.perf_counter() - start < 10
@@ -682,7 +682,8 @@ def test_worker_that_never_gets_ready_is_replaced_by_a_spawned_one(monkeypatch):
     monkeypatch.setattr(pool, "_worker_main", _stuck_worker)
     monkeypatch.setattr(pool, "START_TIMEOUT", 6.0)  # a spawned worker imports sympy afresh: seconds
     start = time.perf_counter()
-    grades = list(grade_many([(boxed(r"\log_2 8"), "3"), (boxed(r"\log_2 9"), "3")], num_workers=1, timeout=20))
+    grades = list(grade_many([(boxed(r"\sum_{k=1}^{3} k"), "6"), (boxed(r"\sum_{k=1}^{3} k"), "7")], num_workers=1,
+                             timeout=20))
     assert time.perf_counter() - start < 30
     assert [(g.correct, g.rule) for g in grades] == [(True, "symbolic"), (False, "symbolic")]
 
@@ -694,7 +695,7 @@ def test_workers_that_never_get_ready_raise_a_clear_error(monkeypatch):
     monkeypatch.setattr(pool, "START_TIMEOUT", 0.5)
     start = time.perf_counter()
     with pytest.raises(pool.WorkerStartError, match="never became ready"):
-        list(grade_many([(boxed(r"\log_2 8"), "3")], num_workers=2, timeout=5))
+        list(grade_many([(boxed(r"\sum_{k=1}^{3} k"), "6")], num_workers=2, timeout=5))
     assert time.perf_counter() - start < 10
 
 
@@ -713,7 +714,7 @@ def test_grade_many_reuses_symbolic_verdicts(num_workers, monkeypatch):
     submitted = []
     submit = pool.SymbolicPool.submit
     monkeypatch.setattr(pool.SymbolicPool, "submit", lambda pool, *job: submitted.append(job) or submit(pool, *job))
-    pairs = [(boxed(r"\log_2 8"), "3"), (r"so \boxed{\log_2  8}", "$3$"), (boxed(r"\log_2 9"), "3")] * 20
+    pairs = [(boxed(r"\sum_{k=1}^{3} k"), "6"), (r"so \boxed{\sum_{k=1}^{3}  k}", "$6$"), (boxed(r"\sum_{k=1}^{3} k"), "7")] * 20
     grades = list(grade_many(pairs, num_workers=num_workers))
     assert [g.correct for g in grades] == [True, True, False] * 20
     assert {g.rule for g in grades} == {"symbolic"}

@@ -55,8 +55,8 @@ def slow_symbolic_job(pred, gt):
     return True, "symbolic"
 
 
-# \log_2 8 is outside the fast path, so this case reaches a (patched, hanging) symbolic worker.
-HANGING = (r"\boxed{\log_2 8}", "3")
+# \sum is outside the fast path, so this case reaches a (patched, hanging) symbolic worker.
+HANGING = (r"\boxed{\sum_{k=1}^{3} k}", "6")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from fractions import Fraction
 from annotate.grader import vocabulary as v
 from annotate.grader.normalize import clean
 from annotate.grader.numbers import REL_TOL, Num, numbers_equal, to_number
-from annotate.grader.numeric import Unsupported, numeric_equal, relation_equal
+from annotate.grader.numeric import RELATION_PATTERN, Unsupported, numeric_equal, relation_equal
 from annotate.grader.scan import enclosed, groups_balance, split_top, top_level, top_level_matches
 
 
@@ -228,13 +228,19 @@ _PRIME_RE = re.compile(r"\\prime(?![A-Za-z])")
 _BASE_RE = re.compile(r"^(\d+)_\{?(\d+)\}?$", re.ASCII)
 _INFINITY_RE = re.compile(r"^([+-]?)\\infty$")
 # An equation or inequality: sympy reads it as a Relational, which never equals a number or expression.
-_COMPARISON_RE = re.compile(r"[<>=]|" + v.commands_pattern(v.RELATIONS))
+_COMPARISON_HINT_RE = re.compile(r"[<>=]|" + v.commands_pattern(v.RELATIONS))
+
+
+def _is_relation(s: str) -> bool:
+    """Whether s is an equation or inequality: a relation outside every bracket (not the = of \\sum_{k=1})."""
+    return bool(_COMPARISON_HINT_RE.search(s)) and bool(top_level_matches(s, RELATION_PATTERN))
 _RELATION_RE = re.compile(r"[<>=]|" + v.commands_pattern(v.RELATIONS | {"in", "mathbb", "emptyset", "varnothing", "infty"}))
 _CONSTANT_CMDS = re.compile(v.commands_pattern(v.FUNCTIONS | v.OPERATORS | v.CONSTANTS - {"hbar"} | {"dfrac"}))
 _FREE_SYMBOL = re.compile(r"\\[A-Za-z]+|[A-DF-HJ-Za-df-hj-z]")
 _GREEK_RE = re.compile(rf"\\({_GREEK_NAMES}|hbar)(?![A-Za-z])")
 _COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 _LATIN_RE = re.compile(r"[A-Za-z]")
+_BINDER_RE = re.compile(r"\\(?:sum|prod|int|oint|lim|bigcup|bigcap)(?![A-Za-z])|\\frac\{d")
 
 
 def _font_letter(s: str) -> str:
@@ -485,8 +491,16 @@ def _has_free_symbol(s: str) -> bool:
     return bool(_FREE_SYMBOL.search(_CONSTANT_CMDS.sub(" ", s)))
 
 
+def _binds(s: str) -> bool:
+    """Whether s binds a variable of its own (\\sum_{k=1}^{n}, \\int ... dx, \\lim_{x \\to 0}): its letters are
+    not all unknowns."""
+    return bool(_BINDER_RE.search(s))
+
+
 def same_unknowns(c: Case) -> bool | None:
     """A plain number never equals an expression in unknowns (units were removed by clean)."""
+    if _binds(c.p) or _binds(c.g):
+        return None
     if c.np_ is not None and _has_free_symbol(c.g) or c.ng is not None and _has_free_symbol(c.p):
         return False
     return None
@@ -517,7 +531,7 @@ def same_relation_kind(c: Case) -> bool | None:
     """A relation never equals an expression (-x \\geq -1 vs a polynomial, 1+201 = 202 vs 202): sympy compares a
     Relational with an Expr and finds them different; so do we, without it."""
     p, g = c.p, c.g
-    if _COMPARISON_RE.search(p) and not _RELATION_RE.search(g) or _COMPARISON_RE.search(g) and not _RELATION_RE.search(p):
+    if _is_relation(p) and not _RELATION_RE.search(g) or _is_relation(g) and not _RELATION_RE.search(p):
         return False
     return None
 
@@ -532,6 +546,8 @@ def symbols(s: str) -> frozenset[str]:
 def same_symbols(c: Case) -> bool | None:
     """Different unknowns (x vs t, \\omega vs s): not the same expression. (sympy would agree except on
     identities such as x - x, which answers do not contain.)"""
+    if _binds(c.p) or _binds(c.g):
+        return None
     return False if symbols(c.p) != symbols(c.g) else None
 
 
@@ -539,7 +555,7 @@ def same_value(c: Case) -> bool | None:
     """Closed forms, expressions at two random points and relations (sides proportional at three random
     points) by the numeric evaluator; None outside its subset."""
     try:
-        if _COMPARISON_RE.search(c.p) and _COMPARISON_RE.search(c.g):
+        if _is_relation(c.p) and _is_relation(c.g):
             return relation_equal(c.p, c.g)
         return numeric_equal(c.p, c.g)
     except Unsupported:

@@ -116,10 +116,12 @@ def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: b
 
     `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
     """
+    # The process's symbolic worker starts on the first call, so that it is ready when a case needs it.
+    pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
     fast = _fast(response, gt, truncated)
     if isinstance(fast, Grade):
         return fast
-    return next(_finish([(0, fast)], workers.single_pool(timeout) if workers.can_fork_workers() else None))
+    return next(_finish([(0, fast)], pool))
 
 
 def _finish(jobs: list[tuple[int, tuple]], pool: workers.SymbolicPool | None) -> Iterator[Grade]:

@@ -1,7 +1,8 @@
 """A small, strict LaTeX arithmetic evaluator: the fast path's answer to closed forms without sympy.
 
 `evaluate(text, point)` reads a conservative subset of LaTeX (numbers, + - * / ^, implicit products,
-brackets, \\frac, \\sqrt, \\sqrt[n], \\pi, e, i, \\binom, !, a few functions and their positive powers
+brackets, \\frac, \\sqrt, \\sqrt[n], \\pi, e, i, \\binom, !, \\log_b (\\log: base 10, as latex2sympy2_extended
+reads it), floors and ceilings of closed forms, a few functions and their positive powers
 `\\sin^{2} x`, variables: a Latin or Greek letter, maybe accented `\\dot{x}` and subscripted `x_{0}`)
 with a recursive-descent parser and computes a complex value, each variable taking the value `point`
 assigns it. Anything outside the subset, or ambiguous in it (`\\sin x^2`, `2^3^2`, words), raises
@@ -33,7 +34,7 @@ MAX_FACTORIAL = 170
 
 _SPACED_LETTERS = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s+(?=[A-Za-z](?![A-Za-z]))")
 _TOKEN = re.compile(r"\s*(?:((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+(?![\d.]))?)|(\\[A-Za-z]+)|([A-Za-z])|(\S))", re.ASCII)
-# The functions of vocabulary.FUNCTIONS this evaluator computes (\\log is left to sympy: its base is unsaid).
+# The functions of vocabulary.FUNCTIONS this evaluator computes (and \\log, in a base, below).
 _FUNCS = {
     "\\sin": cmath.sin, "\\cos": cmath.cos, "\\tan": cmath.tan, "\\arcsin": cmath.asin,
     "\\arccos": cmath.acos, "\\arctan": cmath.atan, "\\ln": cmath.log, "\\exp": cmath.exp,
@@ -45,7 +46,8 @@ _FUNCS = {
 _GREEK = {"\\" + name for name in v.GREEK}
 # Accents that make a new variable name: \\dot{x} is not x.
 _ACCENTS = {"\\" + name for name in v.ACCENTS}
-_PRIMARY_START = set("([{") | {"\\frac", "\\sqrt", "\\pi", "\\binom"} | set(_FUNCS) | {"\\log"} | _GREEK | _ACCENTS
+_PRIMARY_START = (set("([{") | {"\\frac", "\\sqrt", "\\pi", "\\binom", "\\log", "\\lfloor", "\\lceil"} | set(_FUNCS) | _GREEK
+                  | _ACCENTS)
 
 
 def _is_number(tok: str) -> bool:
@@ -263,6 +265,24 @@ class _Parser:
             return cmath.sqrt(arg) if index == 2 else cmath.exp(cmath.log(arg) / index)
         if tok == "\\pi":
             return complex(math.pi)
+        if tok == "\\log":
+            # \\log_{b} x, and \\log x in base 10, as latex2sympy2_extended reads them.
+            base = complex(10)
+            if self.peek() == "_":
+                self.take()
+                base = self.digit_or_group()
+            arg = self.function_argument()
+            if base == 1 or base == 0 or arg == 0:
+                raise Unsupported("log of zero or in base 0 or 1")
+            return cmath.log(arg) / cmath.log(base)
+        if tok in ("\\lfloor", "\\lceil"):
+            # A floor or ceiling of a closed form only: of a variable, the two random points prove nothing.
+            known = len(self.variables)
+            inner = self.expr()
+            self.take("\\rfloor" if tok == "\\lfloor" else "\\rceil")
+            if len(self.variables) != known or inner.imag != 0:
+                raise Unsupported("a floor or ceiling of an unknown")
+            return complex(math.floor(inner.real) if tok == "\\lfloor" else math.ceil(inner.real))
         if tok in _FUNCS:
             power = 1
             if self.peek() == "^":
@@ -277,17 +297,7 @@ class _Parser:
                 if not re.fullmatch(r"[1-9]", exponent):
                     raise Unsupported("power of a function")
                 power = int(exponent)
-            if self.peek() == "(":
-                self.take("(")
-                arg = self.expr()
-                self.take(")")
-            elif self.peek() == "{":
-                arg = self.group()
-            else:
-                arg = self.postfix()
-                if self.peek() in ("^", "(") or self.peek() is not None and self._starts_primary(self.peek()):
-                    raise Unsupported("ambiguous function argument")
-            return _FUNCS[tok](arg) ** power
+            return _FUNCS[tok](self.function_argument()) ** power
         if tok in _GREEK or tok in _ACCENTS:
             if tok in _ACCENTS:
                 self.take("{")
@@ -321,6 +331,20 @@ class _Parser:
                     return self.call(name)
             return self.value(name)
         raise Unsupported(f"token {tok!r}")
+
+    def function_argument(self) -> complex:
+        """The argument of a function: (x), {x}, or a single factor (\\sin x; \\sin x^2 is refused)."""
+        if self.peek() == "(":
+            self.take("(")
+            arg = self.expr()
+            self.take(")")
+            return arg
+        if self.peek() == "{":
+            return self.group()
+        arg = self.postfix()
+        if self.peek() in ("^", "(") or self.peek() is not None and self._starts_primary(self.peek()):
+            raise Unsupported("ambiguous function argument")
+        return arg
 
     def variable(self, name: str) -> complex:
         return self.value(self.subscripted(name))

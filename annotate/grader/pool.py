@@ -51,8 +51,9 @@ def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
 
 def _worker_main(conn) -> None:
     """A symbolic worker: import sympy once, then answer (job_id, pred, gt) with (job_id, correct, rule)."""
-    import annotate.grader.symbolic  # noqa: F401 - pay sympy's import before the first job's clock starts
+    from annotate.grader.symbolic import warm_up
 
+    warm_up()  # pay sympy's import and the parser's first build before the first job's clock starts
     conn.send(("ready",))
     while True:
         try:
@@ -93,26 +94,31 @@ class SymbolicPool:
     the longest other queue.
     """
 
-    def __init__(self, size: int, timeout: float, start_timeout: float | None = None):
+    def __init__(self, size: int, timeout: float, start_timeout: float | None = None, warm_parent: bool = True):
         if size < 1:
             raise ValueError(f"num_workers must be >= 1, got {size}")
-        self.size, self.timeout = size, timeout
+        self.size, self.timeout, self.warm_parent = size, timeout, warm_parent
         self.start_timeout = START_TIMEOUT if start_timeout is None else start_timeout
         self.ctx = mp.get_context(_START_METHOD)
         self.workers: list[_Worker] = []
         self.queues: list[deque[tuple[int, str, str]]] = [deque() for _ in range(size)]
         self.failed_starts = 0  # in a row, since a worker last became ready
 
+    def start(self) -> None:
+        """Start the workers, if they are not running yet."""
+        if self.workers:
+            return
+        if _START_METHOD == "fork" and self.warm_parent:
+            # Import sympy and warm the LaTeX parser once here, so that every forked worker (and every
+            # replacement of a killed one) starts with them instead of paying ~1 s of CPU each.
+            from annotate.grader.symbolic import warm_up
+
+            warm_up()
+        self.workers = [_Worker(self.ctx) for _ in range(self.size)]
+
     def submit(self, job_id: int, pred: str, gt: str) -> None:
         self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt))
-        if not self.workers:
-            if _START_METHOD == "fork":
-                # Import sympy and warm the LaTeX parser once here, so that every forked worker (and
-                # every replacement of a killed one) starts with them instead of paying ~1 s each.
-                from annotate.grader.symbolic import warm_up
-
-                warm_up()
-            self.workers = [_Worker(self.ctx) for _ in range(self.size)]
+        self.start()
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -183,10 +189,13 @@ _single: SymbolicPool | None = None
 
 
 def single_pool(timeout: float) -> SymbolicPool:
-    """The process-wide one-worker pool that `grade` uses, its limit set to `timeout`."""
+    """The process-wide one-worker pool that `grade` uses, its limit set to `timeout`. Its worker is started
+    at once and imports sympy itself, in the background: this process never imports sympy, and a case that
+    needs it finds the worker ready."""
     global _single
     if _single is None:
-        _single = SymbolicPool(1, timeout)
+        _single = SymbolicPool(1, timeout, warm_parent=False)
+        _single.start()
         atexit.register(_single.close)
     _single.timeout = timeout
     return _single
