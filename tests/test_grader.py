@@ -425,6 +425,7 @@ EQUIVALENCES = [
     ("24", boxed("45 - 21 = 24"), True),
     ("45", boxed("45 - 21 = 24"), False),
     ("5", boxed("2x = 10"), False),
+    ("0", boxed("x^2 - 4 = 0"), False),
     ("x+y=8", boxed("8"), False),
     ("f(1) = 23", boxed("23"), True),
     # a function with its variable renamed

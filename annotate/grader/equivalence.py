@@ -3,10 +3,11 @@
 `decide(pred, gt, symbolic)` compares two extracted answers, both normalised (annotate/grader/normalize.py).
 The answer checks look at the whole answers; then the sides are read ("x = 5" and "x \\in [1, 2]" give
 their value; an equation whose left side is an expression, `f(1) = 23` or `45 - 21 = 24`, states its
-right side against a bare gt; `f(t) = 2t` is `f(x) = 2x` with its variable renamed), and the item checks
-walk the two sides (or, through the "structure" check, the items of a tuple, interval, set, list, `\\pm`,
-union or matrix; "inequality" reads `a \\le x < b` as the interval it describes). Each check returns True or
-False when it decides and None to pass the case on:
+right side against a bare gt, but not `2x = 10` or `x^2 - 4 = 0`, equations to solve; `f(t) = 2t` is
+`f(x) = 2x` with its variable renamed), and the item checks walk the two sides (or, through the
+"structure" check, the items of a tuple, interval, set, list, `\\pm`, union or matrix; "inequality" reads
+`a \\le x < b` as the interval it describes). Each check returns True or False when it decides and None
+to pass the case on:
 
     answer checks   string, words, choice, nonexistence
     item checks     string, number, inequality, structure, malformed, text, primes, kind, unknowns, base,
@@ -151,6 +152,8 @@ def _stated_value(s: str) -> str:
     lhs, rhs = s[: cuts[-1]].strip(), s[cuts[-1] + 1 :].strip()
     if not lhs or not rhs or _UNSOLVED_LHS.match(lhs) or _RELATION_RE.search(rhs):
         return s
+    if rhs == "0" and _has_free_symbol(lhs):
+        return s  # x^2 - 4 = 0: an equation to solve, not the value of its left side
     return rhs
 
 

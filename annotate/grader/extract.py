@@ -78,8 +78,6 @@ RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "no_value", "bold", "progr
 IMPLICIT_RULES = ("boxed_unclosed", "no_value", "bold", "program_output", "last_math", "last_number")
 # Statements that say the answer is final: one written after the last box overrides the box.
 _FINAL_RULES = ("minerva", "final_answer_is")
-# The rules that read the closing text.
-_CLOSING_RULES = ("bold", "program_output", "last_math", "last_number")
 
 # Statements are looked for in this tail of the response; the closing text in this (shorter) one.
 _TAIL_CHARS = 4000
@@ -163,8 +161,6 @@ _HEDGE_RE = re.compile(rf"^(?:{v.words_pattern(v.HEDGE_WORDS)})\b\s*:?\s*", re.I
 _LEAD_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[{}]|[A-Za-z]{2,}")
 _VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
 _MONEY_HINT_RE = re.compile(r"(?<![\\$])\$\d")
-# A display ($$...$$), an inline pair ($...$, its content group 1) or a lone `$`; escaped `\$` skipped.
-_DOLLAR_SPAN_RE = re.compile(r"\$\$.*?\$\$|(?<!\\)\$((?:\\.|[^$\\])*)\$|(?<!\\)\$", re.S)
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
 # A closing sentence that asks or sets the problem rather than answering it.
@@ -572,34 +568,39 @@ def _before_continuation(text: str) -> str:
 
 def _mask_currency(text: str) -> str:
     """text with each dollar sign that marks money rather than math replaced by a space: "$18 a day",
-    "9 * $2 = $18", "costs $5 and $x$ is 3". A `$` before a digit is money when no `$` closes it, when the
-    `$` that would close it opens another amount ("$2 = $18"), or when what it would enclose reads as prose
-    or ends in a space."""
+    "9 * $2 = $18", "costs $5 and $x$ is 3". A `$` before a digit that would open math is money when no `$`
+    closes it, when the `$` that would close it opens another amount ("$2 = $18"), or when what it would
+    enclose reads as prose or ends in a space."""
     # Inline math never spans a paragraph break: start at one before the tail the finders read.
-    pos = max(0, text.find("\n\n", max(0, len(text) - _TAIL_CHARS - 1000)))
-    if not _MONEY_HINT_RE.search(text, pos):
-        return text
+    start = max(0, text.find("\n\n", max(0, len(text) - _TAIL_CHARS - 1000)))
     money: list[int] = []
-    while True:
-        m = _DOLLAR_SPAN_RE.search(text, pos)
-        if m is None:
-            break
-        if m.group(1) is not None and text[m.start() + 1 : m.start() + 2].isdigit():
-            content, close = m.group(1), m.end() - 1
-            if (text[close + 1 : close + 2].isdigit() or content[-1:].isspace()
-                    or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
-                money.append(m.start())
-                pos = m.start() + 1
-                continue
-        elif m.group(0) == "$" and text[m.end() : m.end() + 1].isdigit():
-            money.append(m.start())  # no `$` closes it
-        pos = m.end()
+    dollars, counted = 0, start
+    for hint in _MONEY_HINT_RE.finditer(text, start):
+        at = hint.start()
+        # An even count of dollars before it (`$$` counts twice; money found so far does not) opens math.
+        dollars += text.count("$", counted, at) - text.count("\\$", counted, at)
+        counted = at
+        if (dollars - len(money)) % 2:
+            continue
+        close = _next_dollar(text, at + 1)
+        content = text[at + 1 : close] if close >= 0 else ""
+        if (close < 0 or text[close + 1 : close + 2].isdigit() or content[-1:].isspace()
+                or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
+            money.append(at)
     if not money:
         return text
     chars = list(text)
     for at in money:
         chars[at] = " "
     return "".join(chars)
+
+
+def _next_dollar(text: str, start: int) -> int:
+    """Index of the next `$` that is not escaped, -1 if none."""
+    at = text.find("$", start)
+    while at > 0 and text[at - 1] == "\\":
+        at = text.find("$", at + 1)
+    return at
 
 
 # ---------------------------------------------------------------- the closing text
