@@ -8,21 +8,15 @@
 
 Inside, by floor: vocabulary (the LaTeX and English words every reader uses), scan (the one bracket
 scanner), guards (size limits); numbers, normalize, numeric (exact numbers, normalisation, a small LaTeX
-evaluator); extract (a table of finders) and equivalence (a list of named checks); symbolic (sympy, only
-in workers) and pool (the workers); grading (grade, grade_many) and policy (rewards).
+evaluator); boxes, mathtext (math in prose), closing (the closing text's implicit rules) and statements
+(answer phrases), walked by extract (a table of finders); equivalence (a list of named checks); symbolic
+(sympy, only in workers) and pool (the workers); grading (grade, grade_many) and policy (rewards).
 
     python -c "from annotate.grader import grade; print(grade(r'so $\\boxed{\\dfrac{1}{2}}$', '0.5'))"
 """
 
-from annotate.grader.extract import (
-    IMPLICIT_RULES,
-    RULES,
-    Extraction,
-    extract,
-    extract_answer,
-    extract_gt,
-    last_boxed,
-)
+from annotate.grader.boxes import last_boxed
+from annotate.grader.extract import IMPLICIT_RULES, RULES, Extraction, extract, extract_answer, extract_gt
 from annotate.grader.grading import DEFAULT_TIMEOUT, Grade, grade, grade_many, is_correct
 from annotate.grader.policy import RECIPE, REWARD_POLICIES, RewardPolicy, gt_string
 

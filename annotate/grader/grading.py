@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from annotate.grader import pool as workers
+from annotate.grader.boxes import boxes
 from annotate.grader.equivalence import NeedSymbolic, decide, structure
-from annotate.grader.extract import IMPLICIT_RULES, boxes, extract, extract_gt
+from annotate.grader.extract import IMPLICIT_RULES, extract, extract_gt
 from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig, check_size
 from annotate.grader.normalize import clean
 

@@ -1,0 +1,244 @@
+"""Answer statements: "the (final) answer is X", Minerva's "Final Answer: ... I hope it is correct.", `#### X`,
+"Answer: X" lines and headings, `# Answer`; of each kind the last one in the text, with the answer read
+after it (math, the value the words open with, or the value a sentence states); and where a base model's
+continuation or a chat template's next turn begins.
+
+    python -c "from annotate.grader.statements import statements; print(statements('So the answer is 36 cubes.'))"
+"""
+
+from __future__ import annotations
+
+import re
+
+from annotate.grader import vocabulary as v
+from annotate.grader.boxes import BOX_RE
+from annotate.grader.closing import last_math, last_number
+from annotate.grader.mathtext import (
+    COMMAND_WITH_NAME,
+    DELIMS,
+    NAME_RE,
+    find_close,
+    is_prose,
+    joined_values,
+    leading_list,
+    math_segments,
+    strip_delimiters,
+    value_of,
+    word_count,
+)
+
+STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
+_MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
+# Answer phrases, found at their keyword (answer, result, option, choice, 答案): (rule, what must come right
+# before the keyword, what must follow from it). Anchoring each phrase at its keyword lets one pass of a
+# keyword search replace case-insensitive scans of the whole tail, which cost more than the rest of extraction.
+_FOLLOW = r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*"
+_PHRASES = (
+    ("final_answer_is", re.compile(r"\bfinal\s+$", re.I),
+     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+$", re.I),
+     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?")),
+    # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
+    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I)),
+)
+# "check if the answer is 5": a hypothesis, not a statement.
+_CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
+_KEYWORD_RE = re.compile(r"[Aa]nswer|ANSWER|[Rr]esult|[Oo]ption|[Cc]hoice|答案")
+_CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
+_CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
+_HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
+_ANSWER_LINE_RE = re.compile(r"^[\s#>*_]*(?:(?i:final\s+answer|answer)|A)[\s*_]*[:：][\s*_]*(\S.*)$")
+_HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_:]*$", re.M)
+_PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
+_HEDGE_RE = re.compile(rf"^(?:{v.words_pattern(v.HEDGE_WORDS)})\b\s*:?\s*", re.I)
+# The words of an answer's tail that end its value: a word of two letters or more that is not math.
+_LEAD_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[{}]|[A-Za-z]{2,}")
+_VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
+# A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
+_NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
+_SENTENCE_RE = re.compile(r"(.+?)(?:\.(?=\s|$|\*)|。|\n|$)", re.S)
+
+
+def _leading_value(s: str) -> str | None:
+    """The value an answer's words open with, up to its first word that is not math: "36 cubes" -> 36,
+    "45 - 21 = 24." -> 45 - 21 = 24, "2^99 trees with 100 nodes" -> 2^99, "5 or 6 apples" -> 5 or 6; None when
+    the words open with a word ("Tom has 12") or hold no number or command."""
+    depth, stop = 0, len(s)
+    for m in _LEAD_TOKEN_RE.finditer(s):
+        token = m.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        elif depth == 0 and (token[1:] in v.WORD_COMMANDS if token[0] == "\\"
+                             else token.lower() not in v.VALUE_WORDS and token.lower() not in v.SCALE_WORDS):
+            stop = m.start()
+            break
+    lead = s[:stop].strip()
+    while lead and (lead[-1] in ",;:(" or lead.lower().endswith(v.JOIN_WORDS)):
+        lead = lead.rstrip(",;:(").strip()
+        for word in v.JOIN_WORDS:
+            if lead.lower().endswith(" " + word):
+                lead = lead[: -len(word)].strip()
+    if not lead or not _VALUE_HINT_RE.search(lead) or lead.count("(") != lead.count(")"):
+        return None
+    return lead
+
+
+def _stated_answer(s: str) -> str | None:
+    """The answer written after an answer phrase or label (one sentence, no leading math): the value it opens
+    with; else, for a sentence ("The largest $n$ is 34."), the value the sentence states; else the words."""
+    s = s.replace("**", "").strip().rstrip(",;:").strip()
+    if not s or _NOT_AN_ANSWER_RE.match(s):
+        return None
+    s = _HEDGE_RE.sub("", s)
+    segments = math_segments(s)
+    if segments and not s[: segments[0][0]].strip():
+        return segments[0][2] if len(segments) == 1 else (joined_values(s, segments) or segments[0][2])
+    lead = _leading_value(s)
+    if lead is not None:
+        return value_of(lead) if lead.count("=") >= 2 else lead
+    if segments and len(s[: segments[0][0]].split()) > 4:
+        return None  # "the answer is independent of the choice of $x$"
+    if segments or word_count(s) >= 3:
+        value = last_math(s) if segments else last_number(s)
+        return value if value and not NAME_RE.match(value) else None
+    s = strip_delimiters(s).rstrip(".").strip()
+    if not s or _NOT_AN_ANSWER_RE.match(s) or is_prose(s):
+        return None
+    return s
+
+
+def _statement_answer(tail: str) -> str | None:
+    """The answer stated right after an answer phrase: leading math whole, else the sentence's answer."""
+    tail = tail.lstrip(" \t*_")
+    tail = re.sub(r"^\n\s*", "", tail)  # "The answer is:\n\n$42$"
+    box = BOX_RE.match(tail.lstrip("$\\[( "))
+    if box is not None or tail.startswith(("$\\boxed", "\\[\\boxed", "\\(\\boxed")):
+        return None  # a box written right after the phrase is read by the boxed rule
+    for left, right in DELIMS:
+        if tail.startswith(left):
+            close = find_close(tail[len(left) :], right)
+            if close <= 0:
+                return None
+            answer = tail[len(left) : len(left) + close].strip()
+            # "$1$, $2$ and $3$": the answers of a list, each in its own math.
+            listed = leading_list(tail[:600])
+            if listed is not None:
+                return listed
+            return value_of(answer) if answer.count("=") >= 2 else answer
+    m = _SENTENCE_RE.match(tail[:600])
+    return _stated_answer(m.group(1)) if m else None
+
+
+def _phrases(text: str, keywords: list[re.Match]):
+    """(start, end, rule) of each answer phrase of text, the last first."""
+    for k in reversed(keywords):
+        for rule, before, follows in _PHRASES:
+            body = follows.match(text, k.start())
+            if body is None:
+                continue
+            lead = before.search(text, max(0, k.start() - 30), k.start())
+            if lead is not None:
+                yield lead.start(), body.end(), rule
+
+
+def statements(text: str) -> list[tuple[int, str, str]]:
+    """(position, rule, answer) of the answer statements of text: of each kind, the last one."""
+    found: list[tuple[int, str, str]] = []
+    minerva_spans = []
+    hope = text.rfind("hope")
+    if hope >= 0:
+        # Minerva's closing ends the response: look for it before its last "I hope it is correct" only.
+        for m in _MINERVA_RE.finditer(text, max(0, hope - 600), hope + 40):
+            minerva_spans.append((m.start(), m.end()))
+            answer = strip_delimiters(m.group(1).strip().replace("**", ""))
+            if answer and not _NOT_AN_ANSWER_RE.match(answer):
+                found.append((m.start(), "minerva", answer))
+
+    keywords = list(_KEYWORD_RE.finditer(text))
+    done: set[str] = set()
+    for start, end, rule in _phrases(text, keywords):
+        # The last phrase of each kind that states an answer: not inside a Minerva closing, not a hypothesis.
+        if rule in done or any(a <= start < b for a, b in minerva_spans):
+            continue
+        if _CONDITIONAL_RE.search(text, max(0, start - 12), start):
+            continue
+        answer = _statement_answer(text[end:])
+        if answer:
+            found.append((start, rule, answer))
+            done.add(rule)
+    if "####" in text:
+        for m in _HASH_RE.finditer(text):
+            answer = strip_delimiters(m.group(1)).strip()
+            if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)):
+                found.append((m.start(), "gsm8k_hash", answer))
+    found.extend(_answer_lines(text, headings=bool(keywords)))
+    return found
+
+
+def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
+    """(start, line) of the last n lines of text that hold more than white space."""
+    found: list[tuple[int, str]] = []
+    end = len(text)
+    while end > 0 and len(found) < n:
+        start = text.rfind("\n", 0, end) + 1
+        if text[start:end].strip():
+            found.insert(0, (start, text[start:end]))
+        end = start - 1
+    return found
+
+
+def _answer_lines(text: str, headings: bool = True) -> list[tuple[int, str, str]]:
+    """"Answer: X" on one of the last lines, and (`headings`: text says "answer") "Final Answer" / "# Answer"
+    headings followed by X."""
+    found = []
+    for start, line in _last_lines(text, 3):
+        m = _ANSWER_LINE_RE.match(line)
+        if m:
+            answer = _line_answer(m.group(1))
+            if answer:
+                found.append((start, "answer_line", answer))
+    for m in _HEADING_RE.finditer(text) if headings else ():
+        rest = text[m.end() :].strip()
+        if not rest:
+            continue
+        # The answer is the next paragraph (a display may span lines), at most a few lines long.
+        block = _PARAGRAPH_BREAK_RE.split(rest, maxsplit=1)[0]
+        if block.count("\n") > 4:
+            continue
+        answer = _line_answer(block)
+        if answer:
+            rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
+            found.append((m.start(), rule, answer))
+    return found
+
+
+def _line_answer(s: str) -> str | None:
+    s = s.replace("**", "").strip()
+    if BOX_RE.search(s):
+        return None  # read by the boxed rule
+    return _stated_answer(s)
+
+
+def before_continuation(text: str) -> str:
+    """The response up to the next problem or turn a base model went on to write after answering: a chat
+    template's next turn ends the response wherever it comes; a "Question:" line, once an answer was given."""
+    chat = _CHAT_TOKEN_RE.search(text)
+    if chat is not None and text[: chat.start()].strip():
+        text = text[: chat.start()]
+    marker = _CONTINUATION_RE.search(text)
+    if marker is None:
+        return text
+    first_box = BOX_RE.search(text)
+    phrases = [start for start, _, _ in _phrases(text, list(_KEYWORD_RE.finditer(text)))]
+    first_hash = _HASH_RE.search(text)
+    marks = [m.start() for m in (first_box, first_hash) if m is not None] + phrases[-1:]
+    if not marks:
+        return text
+    answered = min(marks)
+    for m in _CONTINUATION_RE.finditer(text, answered):
+        return text[: m.start()]
+    return text
