@@ -18,8 +18,8 @@ grader read, or null) and ``rewards``, given by the reward policy (``--reward_po
 
 In every policy a response cut by the token limit (``finish_reasons`` "length") never earns
 reward_correct from an implicit rule (annotate.grader.IMPLICIT_RULES: the last number, the last math,
-an unclosed box, bold, program output): what such a response ends on is an intermediate result. A
-grader timeout is graded wrong (and counted). With ``--audit_file`` (annotate/audit.py's output), the
+an unclosed box, bold, program output, a no-value sentence): what such a response ends on is an
+intermediate result. A grader timeout is graded wrong (and counted). With ``--audit_file`` (annotate/audit.py's output), the
 prompts whose ground truth failed the audit are left out of the labeled file (and counted), so no pair
 is built on them.
 
@@ -81,7 +81,7 @@ class LabelArgs:
                           "occurs anywhere, else reward_no_box (the original's labeler); strict_box: reward_correct "
                           "only for a correct answer in a closed \\boxed{}, reward_wrong for a closed box, else "
                           "reward_no_box. In both, a response cut at the token limit earns no reward_correct from "
-                          "an implicit rule (last number, last math, unclosed box, bold, program output)"},
+                          "an implicit rule (last number, last math, unclosed box, bold, program output, no-value sentence)"},
     )
     audit_file: str | None = field(
         default=None, metadata={"help": "annotate/audit.py's JSON: prompts whose gt failed the audit are left out"}

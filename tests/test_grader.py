@@ -469,6 +469,8 @@ EQUIVALENCES = [
     ("$1$, $2$", boxed("1, 3"), False),
     ("$x=1$, $y=2$", boxed("x=1, y=2"), True),
     ("$x=1$, $y=2$", boxed("x=2, y=1"), False),
+    ("$x=1$, $y=2$", boxed("(1, 2)"), True),
+    ("$x=1$, $y=2$", boxed("(2, 1)"), False),
     (r"$\frac{1}{2}$, $3$", boxed(r"3, \frac12"), True),
     ("2, 3", boxed(r"2 \text{ and } 3"), True),
     ("2, 3", boxed(r"x = 2 \text{ or } x = 3"), True),

@@ -341,6 +341,11 @@ def same_structure(c: Case) -> tuple[bool, str] | None:
             if named_p.keys() != named_g.keys():
                 return False, "structure"
             return _all_equal(c, [named_p[k] for k in named_g], list(named_g.values()))
+        if named_g is not None and kp == "interval":
+            # A tuple against named values: in the order the gt names them.
+            if len(items_p) != len(named_g):
+                return False, "structure"
+            return _all_equal(c, items_p, list(named_g.values()))
         items_p, items_g = [strip_var(x) for x in items_p], [strip_var(x) for x in items_g]
         if kg == "interval":
             # A gt tuple is ordered: "x = 2, y = 1" is not (1, 2).
