@@ -306,14 +306,9 @@ class _Parser:
                 if not (_is_letter(inner) or inner in _GREEK):
                     raise Unsupported(f"accent on {inner!r}")
                 tok = f"{tok}{{{inner}}}"
-            name = self.subscripted(tok)
-            if self.peek() == "(":
-                # \\delta(t): an unknown function applied, or a product, as for a Latin letter; but \\Gamma(5)
-                # may be a special function, so only against the same application on the other side.
-                self.ambiguous = True
-                if self.calls:
-                    return self.call(name)
-            return self.value(name)
+            # \\delta(t) is read as u(t) is; but \\Gamma(5) may be a special function, so only against the same
+            # application on the other side (see _refuse_unmatched_greek_call).
+            return self.named(self.subscripted(tok))
         if _is_letter(tok):
             nxt = self.peek()
             if nxt is not None and _is_letter(nxt) and self.i + 1 < len(self.t) and (
@@ -324,13 +319,16 @@ class _Parser:
                 if self.peek() == "(":
                     raise Unsupported("a constant applied")
                 return complex(math.e) if tok == "e" else 1j
-            name = self.subscripted(tok)
-            if self.peek() == "(":
-                self.ambiguous = True
-                if self.calls:
-                    return self.call(name)
-            return self.value(name)
+            return self.named(self.subscripted(tok))
         raise Unsupported(f"token {tok!r}")
+
+    def named(self, name: str) -> complex:
+        """A variable, or before "(" an unknown function applied or a product, as `calls` says (`u(t)`)."""
+        if self.peek() == "(":
+            self.ambiguous = True
+            if self.calls:
+                return self.call(name)
+        return self.value(name)
 
     def function_argument(self) -> complex:
         """The argument of a function: (x), {x}, or a single factor (\\sin x; \\sin x^2 is refused)."""

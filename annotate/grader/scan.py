@@ -96,6 +96,25 @@ def top_level_matches(text: str, pattern: str) -> list[re.Match]:
     return found
 
 
+@lru_cache(maxsize=64)
+def _group_tokens(pattern: str) -> re.Pattern:
+    return re.compile("(" + pattern + r")|\\.|[{}]", re.S)
+
+
+def outside_groups(text: str, pattern: str) -> list[re.Match]:
+    """Matches of the regex `pattern` in text outside every LaTeX group `{...}` (brackets do not count)."""
+    found, depth = [], 0
+    for m in _group_tokens(pattern).finditer(text):
+        if m.group(1) is not None:
+            if depth == 0:
+                found.append(m)
+        elif m.group() == "{":
+            depth += 1
+        elif m.group() == "}":
+            depth -= 1
+    return found
+
+
 def top_level(text: str, sep: str) -> list[int]:
     """Start indices of `sep` in text outside every bracket."""
     if sep not in text:

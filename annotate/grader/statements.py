@@ -26,6 +26,7 @@ from annotate.grader.mathtext import (
     value_of,
     word_count,
 )
+from annotate.grader.scan import outside_groups
 
 STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
@@ -54,7 +55,7 @@ _HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_
 _PARAGRAPH_BREAK_RE = re.compile(r"\n\s*\n")
 _HEDGE_RE = re.compile(rf"^(?:{v.words_pattern(v.HEDGE_WORDS)})\b\s*:?\s*", re.I)
 # The words of an answer's tail that end its value: a word of two letters or more that is not math.
-_LEAD_TOKEN_RE = re.compile(r"\\[A-Za-z]+|[{}]|[A-Za-z]{2,}")
+_LEAD_WORD = r"\\[A-Za-z]+|[A-Za-z]{2,}"
 _VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
@@ -65,15 +66,11 @@ def _leading_value(s: str) -> str | None:
     """The value an answer's words open with, up to its first word that is not math: "36 cubes" -> 36,
     "45 - 21 = 24." -> 45 - 21 = 24, "2^99 trees with 100 nodes" -> 2^99, "5 or 6 apples" -> 5 or 6; None when
     the words open with a word ("Tom has 12") or hold no number or command."""
-    depth, stop = 0, len(s)
-    for m in _LEAD_TOKEN_RE.finditer(s):
+    stop = len(s)
+    for m in outside_groups(s, _LEAD_WORD):
         token = m.group()
-        if token == "{":
-            depth += 1
-        elif token == "}":
-            depth -= 1
-        elif depth == 0 and (token[1:] in v.WORD_COMMANDS if token[0] == "\\"
-                             else token.lower() not in v.VALUE_WORDS and token.lower() not in v.SCALE_WORDS):
+        if (token[1:] in v.WORD_COMMANDS if token[0] == "\\"
+                else token.lower() not in v.VALUE_WORDS and token.lower() not in v.SCALE_WORDS):
             stop = m.start()
             break
     lead = s[:stop].strip()
