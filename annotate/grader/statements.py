@@ -46,7 +46,7 @@ _PHRASES = (
 )
 # "check if the answer is 5": a hypothesis, not a statement.
 _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
-_KEYWORD_RE = re.compile(r"[Aa]nswer|ANSWER|[Rr]esult|[Oo]ption|[Cc]hoice|答案")
+_KEYWORDS = ("answer", "result", "option", "choice", "答案")
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
@@ -130,14 +130,27 @@ def _statement_answer(tail: str) -> str | None:
     return _stated_answer(m.group(1)) if m else None
 
 
-def _phrases(text: str, keywords: list[re.Match]):
+def keywords(text: str) -> list[int]:
+    """Start indices of the answer phrases' keywords in text (any case), in order: a substring search per
+    keyword costs less than one regex scan for all of them."""
+    lower = text.lower()
+    found = []
+    for word in _KEYWORDS:
+        at = lower.find(word)
+        while at >= 0:
+            found.append(at)
+            at = lower.find(word, at + 1)
+    return sorted(found)
+
+
+def _phrases(text: str, keyword_starts: list[int]):
     """(start, end, rule) of each answer phrase of text, the last first."""
-    for k in reversed(keywords):
+    for k in reversed(keyword_starts):
         for rule, before, follows in _PHRASES:
-            body = follows.match(text, k.start())
+            body = follows.match(text, k)
             if body is None:
                 continue
-            lead = before.search(text, max(0, k.start() - 30), k.start())
+            lead = before.search(text, max(0, k - 30), k)
             if lead is not None:
                 yield lead.start(), body.end(), rule
 
@@ -155,9 +168,9 @@ def statements(text: str) -> list[tuple[int, str, str]]:
             if answer and not _NOT_AN_ANSWER_RE.match(answer):
                 found.append((m.start(), "minerva", answer))
 
-    keywords = list(_KEYWORD_RE.finditer(text))
+    starts = keywords(text)
     done: set[str] = set()
-    for start, end, rule in _phrases(text, keywords):
+    for start, end, rule in _phrases(text, starts):
         # The last phrase of each kind that states an answer: not inside a Minerva closing, not a hypothesis.
         if rule in done or any(a <= start < b for a, b in minerva_spans):
             continue
@@ -172,7 +185,7 @@ def statements(text: str) -> list[tuple[int, str, str]]:
             answer = strip_delimiters(m.group(1)).strip()
             if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)):
                 found.append((m.start(), "gsm8k_hash", answer))
-    found.extend(_answer_lines(text, headings=bool(keywords)))
+    found.extend(_answer_lines(text, starts))
     return found
 
 
@@ -188,9 +201,9 @@ def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     return found
 
 
-def _answer_lines(text: str, headings: bool = True) -> list[tuple[int, str, str]]:
-    """"Answer: X" on one of the last lines, and (`headings`: text says "answer") "Final Answer" / "# Answer"
-    headings followed by X."""
+def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, str]]:
+    """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" heading lines (found at their
+    keywords) followed by X."""
     found = []
     for start, line in _last_lines(text, 3):
         m = _ANSWER_LINE_RE.match(line)
@@ -198,7 +211,10 @@ def _answer_lines(text: str, headings: bool = True) -> list[tuple[int, str, str]
             answer = _line_answer(m.group(1))
             if answer:
                 found.append((start, "answer_line", answer))
-    for m in _HEADING_RE.finditer(text) if headings else ():
+    lines = sorted({text.rfind("\n", 0, k) + 1 for k in keyword_starts})
+    for m in (_HEADING_RE.match(text, start, _line_end(text, start)) for start in lines):
+        if m is None:
+            continue
         rest = text[m.end() :].strip()
         if not rest:
             continue
@@ -211,6 +227,11 @@ def _answer_lines(text: str, headings: bool = True) -> list[tuple[int, str, str]
             rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
             found.append((m.start(), rule, answer))
     return found
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 def _line_answer(s: str) -> str | None:
@@ -230,7 +251,7 @@ def before_continuation(text: str) -> str:
     if marker is None:
         return text
     first_box = BOX_RE.search(text)
-    phrases = [start for start, _, _ in _phrases(text, list(_KEYWORD_RE.finditer(text)))]
+    phrases = [start for start, _, _ in _phrases(text, keywords(text))]
     first_hash = _HASH_RE.search(text)
     marks = [m.start() for m in (first_box, first_hash) if m is not None] + phrases[-1:]
     if not marks:
