@@ -424,6 +424,7 @@ EQUIVALENCES = [
     ("75", boxed("E(2020,1993)=76"), False),
     ("24", boxed("45 - 21 = 24"), True),
     ("45", boxed("45 - 21 = 24"), False),
+    ("6", boxed(r"\sum_{k=1}^{3} k"), True),  # its index is no unknown (sympy sums it)
     ("5", boxed("2x = 10"), False),
     ("0", boxed("x^2 - 4 = 0"), False),
     ("x+y=8", boxed("8"), False),
@@ -507,6 +508,9 @@ MORE_FAST_CASES = [
     (r"\arcsin(10/13)", boxed("np.arcsin(10/17)"), False),
     (r"\sqrt{2}", boxed("math.sqrt(2)"), True),
     (r"x_{0} \cos (\omega t)", boxed(r"x_{0} \cos (\omega t)+"), False),
+    # a sum binds its index: its other letters are unknowns
+    ("p - q", boxed(r"\sum_{n = 1}^\infty \frac{1}{n^2} - \sum_{n = 1}^\infty \frac{1}{n^3}"), False),
+    (r"\frac{639}{40}", boxed(r"F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}"), False),
 ]
 
 

@@ -244,6 +244,9 @@ _GREEK_RE = re.compile(rf"\\({_GREEK_NAMES}|hbar)(?![A-Za-z])")
 _COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _BINDER_RE = re.compile(r"\\(?:sum|prod|int|oint|lim|bigcup|bigcap)(?![A-Za-z])|\\frac\{d")
+# The index of a sum or product, the variable of a limit; the variable of an integral's differential.
+_INDEX_RE = re.compile(r"\\(?:sum|prod|bigcup|bigcap)_\{?\s*([A-Za-z])\s*=|\\lim_\{?\s*([A-Za-z])(?=\s*\\to)")
+_DIFFERENTIAL_RE = re.compile(r"\bd\s*([A-Za-z])\b")
 
 
 def _font_letter(s: str) -> str:
@@ -499,18 +502,28 @@ def _has_free_symbol(s: str) -> bool:
     return bool(_FREE_SYMBOL.search(_CONSTANT_CMDS.sub(" ", s)))
 
 
-def _binds(s: str) -> bool:
-    """Whether s binds a variable of its own (\\sum_{k=1}^{n}, \\int ... dx, \\lim_{x \\to 0}): its letters are
-    not all unknowns."""
-    return bool(_BINDER_RE.search(s))
+def _bound_letters(s: str) -> set[str]:
+    """Letters s binds itself (the k of \\sum_{k=1}^{n}, the x of \\lim_{x \\to 0} or of \\int ... dx, the d of
+    an integral or of d/dt): not unknowns."""
+    if not _BINDER_RE.search(s):
+        return set()
+    bound = {m.group(1) or m.group(2) for m in _INDEX_RE.finditer(s)}
+    integral = s.find("\\int")
+    if integral >= 0:
+        bound |= {m.group(1) for m in _DIFFERENTIAL_RE.finditer(s, integral)} | {"d"}
+    if "\\frac{d" in s:
+        bound.add("d")
+    return bound
 
 
 def same_unknowns(c: Case) -> bool | None:
     """A plain number never equals an expression in unknowns (units were removed by clean)."""
-    if _binds(c.p) or _binds(c.g):
-        return None
-    if c.np_ is not None and _has_free_symbol(c.g) or c.ng is not None and _has_free_symbol(c.p):
-        return False
+    for number, other in ((c.np_, c.g), (c.ng, c.p)):
+        if number is None:
+            continue
+        bound = _bound_letters(other)
+        if bound and symbols(other) - bound or not bound and _has_free_symbol(other):
+            return False
     return None
 
 
@@ -554,9 +567,7 @@ def symbols(s: str) -> frozenset[str]:
 def same_symbols(c: Case) -> bool | None:
     """Different unknowns (x vs t, \\omega vs s): not the same expression. (sympy would agree except on
     identities such as x - x, which answers do not contain.)"""
-    if _binds(c.p) or _binds(c.g):
-        return None
-    return False if symbols(c.p) != symbols(c.g) else None
+    return False if symbols(c.p) - _bound_letters(c.p) != symbols(c.g) - _bound_letters(c.g) else None
 
 
 def same_value(c: Case) -> bool | None:
