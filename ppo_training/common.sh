@@ -66,7 +66,8 @@ SHARED_OVERRIDES=(
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4
   actor_rollout_ref.actor.fsdp_config.param_offload=False
   # Adam's state waits in CPU memory while vLLM samples (the original kept it on the GPU): there, the actor's
-  # and the critic's fp32 weights and Adam state (~30 GB per GPU of 8) beside vLLM's 0.6 x 80 GB leave ~2 GB.
+  # and the critic's fp32 weights and Adam state (23 GB per GPU of 8, ~30 with gradients) beside vLLM's
+  # 0.6 x 80 GB would leave a few GB for activations.
   # GPUs with more memory: actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
   # critic.fsdp.optimizer_offload=False.
   actor_rollout_ref.actor.fsdp_config.optimizer_offload=True

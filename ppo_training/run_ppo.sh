@@ -41,6 +41,7 @@ launch "${RUN_NAME:-ppo_qwen25_math_7b}" \
   actor_rollout_ref.rollout.n=1 \
   "critic.model.path=$MODEL" \
   "++critic.model.override_config.attn_implementation=$ATTENTION" \
+  critic.model.external_lib=ppo_training.critic_attention \
   "critic.model.use_remove_padding=$REMOVE_PADDING" \
   critic.model.enable_gradient_checkpointing=True \
   critic.optim.lr=1e-5 \

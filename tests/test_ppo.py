@@ -282,9 +282,34 @@ def test_scripts_need_no_flash_attn_fit_80gb_and_prune_checkpoints(verl_data, ti
         assert config.actor_rollout_ref.rollout.max_model_len is None  # verl: the model's max_position_embeddings
     assert (ppo.critic.fsdp.param_offload, ppo.critic.fsdp.optimizer_offload) == (False, True)
     assert list(ppo.critic.checkpoint.save_contents) == ["model", "optimizer", "extra"]
+    # verl loads the critic with flash_attention_2 whatever its config says; run_ppo.sh has it import our loader
+    assert ppo.critic.model.external_lib == "ppo_training.critic_attention"
     more_memory = verl_config("run_ppo.sh", verl_data, tiny_model_dir, "actor_rollout_ref.actor.fsdp_config.optimizer_offload=False",
                               "critic.fsdp.optimizer_offload=False")  # the README's line for larger GPUs
     assert not more_memory.actor_rollout_ref.actor.fsdp_config.optimizer_offload and not more_memory.critic.fsdp.optimizer_offload
+
+
+@needs_verl
+def test_the_critic_loads_with_the_configs_attention(verl_data, tiny_model_dir):
+    """verl's engine sets num_labels=1 on the critic's config and calls verl.utils.model.load_valuehead_model,
+    which asks transformers for flash_attention_2 (verl 0.9.1); after run_ppo.sh's external_lib it is sdpa."""
+    import torch
+    import verl.utils.model
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config import HFModelConfig
+
+    critic = omega_conf_to_dataclass(verl_config("run_ppo.sh", verl_data, tiny_model_dir).critic.model,
+                                     dataclass_type=HFModelConfig)  # imports external_lib, as the workers do
+    from ppo_training import critic_attention
+
+    critic.hf_config.num_labels = 1
+    if importlib.util.find_spec("flash_attn") is None:
+        with pytest.raises((ImportError, RuntimeError)):  # flash-attn missing (or TRL, for verl's fallback)
+            critic_attention.verl_load_valuehead_model(critic.local_path, torch.float32, critic.hf_config, False)
+    model = verl.utils.model.load_valuehead_model(critic.local_path, torch.float32, critic.hf_config, False)
+    assert model.config._attn_implementation == "sdpa" and model.score.out_features == 1
+    values = model(input_ids=torch.tensor([[1, 2, 3]]), attention_mask=torch.ones(1, 3, dtype=torch.long)).logits
+    assert values.shape == (1, 3, 1)  # one value per token, as verl's critic reads it
 
 
 def test_flash_attention_is_refused_where_flash_attn_is_missing(tmp_path):
