@@ -308,27 +308,32 @@ def line_at(points: dict[int, float], x: float) -> float:
     return mean_y + slope * (x - mean_x)
 
 
-def extrapolate(runs: dict[int, dict], args: SmokeArgs, params: dict[int, int]) -> dict | None:
+def extrapolate(runs: dict[int, dict], args: SmokeArgs) -> dict | None:
     """The figures at ``target_layers``: on one GPU, and memory per GPU of ``target_gpus`` under ZeRO-3."""
     if len(runs) < 2 or any(run.get("status") != "ok" for run in runs.values()):
         return None
-    x, gpus = args.target_layers, args.target_gpus
+    x = args.target_layers
     figures = {"layers": x, "parameters": parameter_count(args, x),
                "seconds_per_step_one_gpu": line_at({n: r["seconds_per_step"] for n, r in runs.items()}, x)}
-    if runs[min(runs)].get("peak_gib") is None:  # no CUDA: no memory figures
-        return figures
+    if runs[min(runs)].get("peak_gib") is not None:  # without CUDA there are no memory figures
+        figures.update(memory_at(runs, args))
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
+
+
+def memory_at(runs: dict[int, dict], args: SmokeArgs) -> dict:
+    """Memory at ``target_layers``: on one GPU, and estimated per GPU of ``target_gpus`` under ZeRO-3."""
+    x, gpus = args.target_layers, args.target_gpus
     peak = line_at({n: r["peak_gib"] for n, r in runs.items()}, x)
     state = line_at({n: r["state_gib"] for n, r in runs.items()}, x)
     setup = line_at({n: r["setup_peak_gib"] for n, r in runs.items()}, x)
-    weights = figures["parameters"] * 2 / GIB  # bf16, as DeepSpeed holds the model while it loads
-    figures.update(
-        peak_gib_one_gpu=peak, state_gib_one_gpu=state, setup_peak_gib_one_gpu=setup,
+    weights = parameter_count(args, x) * 2 / GIB  # bf16, as DeepSpeed holds the model while it loads
+    return {
+        "peak_gib_one_gpu": peak, "state_gib_one_gpu": state, "setup_peak_gib_one_gpu": setup,
         # ZeRO-3 shards the persistent state (weights, gradients, Adam) over the GPUs, not what a step adds
-        peak_gib_per_gpu_estimate=state / gpus + (peak - state),
-        setup_peak_gib_per_gpu_estimate=weights / gpus + (setup - weights),
-        per_gpu_estimate_gpus=gpus,
-    )
-    return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
+        "peak_gib_per_gpu_estimate": state / gpus + (peak - state),
+        "setup_peak_gib_per_gpu_estimate": weights / gpus + (setup - weights),
+        "per_gpu_estimate_gpus": gpus,
+    }
 
 
 def environment(device: str) -> dict:
@@ -360,7 +365,7 @@ def smoke(args: SmokeArgs) -> dict:
         runs = {n: train(args, stage, n, models[n], data["pairs" if stage == "dpo" else "sft"], clock) for n in models}
         for n, run in runs.items():
             report["stages"][f"{stage}_{n}_layers"] = run
-        report[f"{stage}_at_{args.target_layers}_layers"] = extrapolate(runs, args, params)
+        report[f"{stage}_at_{args.target_layers}_layers"] = extrapolate(runs, args)
     smallest = models[min(models)]
     report["stages"]["sample_hf"] = sample(args, "hf", smallest, data["prompts"], clock)
     if args.vllm_python:

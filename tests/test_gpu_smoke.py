@@ -154,7 +154,7 @@ def test_figures_are_extrapolated_along_the_cost_per_layer():
     args = SmokeArgs(work_dir="unused")
     runs = {2: {"status": "ok", "seconds_per_step": 1.0, "peak_gib": 10.0, "state_gib": 6.0, "setup_peak_gib": 4.0},
             4: {"status": "ok", "seconds_per_step": 1.5, "peak_gib": 14.0, "state_gib": 8.0, "setup_peak_gib": 5.0}}
-    at_28 = extrapolate(runs, args, {})
+    at_28 = extrapolate(runs, args)
     weights = parameter_count(args, 28) * 2 / 2**30
     assert parameter_count(args, 28) == 7_615_616_512  # Qwen2.5-7B's published parameter count
     assert at_28["seconds_per_step_one_gpu"] == pytest.approx(7.5)
@@ -163,7 +163,7 @@ def test_figures_are_extrapolated_along_the_cost_per_layer():
     assert at_28["peak_gib_per_gpu_estimate"] == pytest.approx(32.0 / 8 + 30.0)
     assert at_28["setup_peak_gib_per_gpu_estimate"] == pytest.approx(weights / 8 + 17.0 - weights, abs=1e-3)
     runs[4]["status"] = "exit 1"
-    assert extrapolate(runs, args, {}) is None  # no line through a failed run
+    assert extrapolate(runs, args) is None  # no line through a failed run
 
 
 # ---- the stages, on CPU -----------------------------------------------------------------------------------
