@@ -5,7 +5,8 @@
 #   bash setup.sh                      # .venv (training/CPU); also .venv-vllm where an NVIDIA GPU is present
 #   PYTHON=python3.12 bash setup.sh    # build the environments with another interpreter
 #   bash setup.sh --verl               # also .venv-verl (PPO/GRPO on verl): requirements_verl.txt, or
-#                                      # requirements_verl_gpu.txt where an NVIDIA GPU is present
+#                                      # requirements_verl_gpu.txt where an NVIDIA GPU is present; verl
+#                                      # needs Python < 3.13 (PYTHON=python3.12 bash setup.sh --verl)
 #   VERL_PYTHON=/path/to/python bash setup.sh --verl   # a verl environment you manage: nothing installed
 #   TRAIN_PYTHON=/opt/conda/envs/train/bin/python GEN_PYTHON=... bash setup.sh
 #                                      # use environments you manage yourself: nothing is installed
@@ -46,10 +47,14 @@ check_cuda_torch() {  # $1: interpreter, $2: its name in messages
     "support CUDA $cuda (driver >= 580 for CUDA 13.0; nvidia-smi shows the highest CUDA it supports)"
 }
 
+venv_is_current() {  # $1: venv dir, $2: requirements file
+  [[ -x $1/bin/python && -f $1/.setup-stamp && $(cat "$1/.setup-stamp") == "$(stamp_of "$2")" ]]
+}
+
 make_venv() {  # $1: venv dir, $2: requirements file, $3: "editable" to install the project too
   local venv=$1 req=$2 stamp
   stamp=$(stamp_of "$req")
-  if [[ -x $venv/bin/python && -f $venv/.setup-stamp && $(cat "$venv/.setup-stamp") == "$stamp" ]]; then
+  if venv_is_current "$venv" "$req"; then
     echo "setup.sh: $venv is up to date"
     return
   fi
@@ -73,6 +78,20 @@ if [[ -n ${PYTHON:-} ]]; then check_python "$PYTHON"; else PYTHON=python3; fi
 
 has_nvidia_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; }
 if has_nvidia_gpu; then NVIDIA_GPU=1; else NVIDIA_GPU=0; fi
+if [[ $NVIDIA_GPU == 1 ]]; then VERL_REQUIREMENTS=requirements_verl_gpu.txt; else VERL_REQUIREMENTS=requirements_verl.txt; fi
+
+# verl 0.9.1 declares Python < 3.13 (pip would find "no matching distribution"): checked before anything
+# is built, for the interpreter that would build .venv-verl or the one you manage.
+check_verl_python() {  # $1: interpreter, $2: its name in the message
+  [[ $("$1" -c 'import sys; print(sys.version_info < (3, 13))' 2>/dev/null) == True ]] \
+    || die "$2 '$1' is $("$1" --version 2>&1 | head -1), but verl 0.9.1 needs Python < 3.13: run" \
+      "PYTHON=python3.12 bash setup.sh --verl (or VERL_PYTHON=/path/to/python3.12 for an environment you manage)"
+}
+if [[ $WITH_VERL == 1 && -n ${VERL_PYTHON:-} ]]; then
+  check_verl_python "$VERL_PYTHON" VERL_PYTHON
+elif [[ $WITH_VERL == 1 ]] && ! venv_is_current .venv-verl "$VERL_REQUIREMENTS"; then
+  check_verl_python "$PYTHON" PYTHON
+fi
 
 if [[ -n ${TRAIN_PYTHON:-} ]]; then
   check_python "$TRAIN_PYTHON"
@@ -98,8 +117,6 @@ if [[ $WITH_VERL == 1 && -n ${VERL_PYTHON:-} ]]; then
   check_python "$VERL_PYTHON"
   if [[ $NVIDIA_GPU == 1 ]]; then check_cuda_torch "$VERL_PYTHON" VERL_PYTHON; fi
   echo "setup.sh: VERL_PYTHON=$VERL_PYTHON is managed by you; nothing installed"
-elif [[ $WITH_VERL == 1 && $NVIDIA_GPU == 1 ]]; then
-  make_venv .venv-verl requirements_verl_gpu.txt editable
 elif [[ $WITH_VERL == 1 ]]; then
-  make_venv .venv-verl requirements_verl.txt editable
+  make_venv .venv-verl "$VERL_REQUIREMENTS" editable
 fi

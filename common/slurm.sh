@@ -27,8 +27,9 @@ slurm_first_host() {
 }
 
 # The training's rendezvous port: MAIN_PROCESS_PORT, else one derived from the job id, so that two jobs
-# sharing a first node do not pick the same port.
-slurm_port() { echo "${MAIN_PROCESS_PORT:-$((20000 + ${SLURM_JOB_ID:-0} % 20000))}"; }
+# sharing a first node do not pick the same port: 20000-31999, below the kernel's ephemeral ports
+# (net.ipv4.ip_local_port_range, 32768-60999 by default), which any outgoing connection may hold.
+slurm_port() { echo "${MAIN_PROCESS_PORT:-$((20000 + ${SLURM_JOB_ID:-0} % 12000))}"; }
 
 # slurm_srun TASKS TASKS_PER_NODE KILL CMD...: one job step of TASKS tasks, block-placed at most
 # TASKS_PER_NODE to a node from the allocation's first node on, the node's CPUs shared among them. KILL 0:

@@ -37,6 +37,7 @@ from trl import DPOConfig, DPOTrainer
 from common.config import ConfigError, run_cli
 from common.records import PAIRS
 from dpo_iteration.training import (
+    GlobalBatchArgs,
     ModelDataArgs,
     cached_dataset,
     check_deepspeed_saves_weights,
@@ -92,7 +93,7 @@ class DPOScriptArgs(ModelDataArgs):
 
 
 @dataclass
-class DPOTrainConfig(DPOConfig):
+class DPOTrainConfig(GlobalBatchArgs, DPOConfig):
     """TRL's DPOConfig, with its values checked before any model loads and label smoothing made real."""
 
     def __post_init__(self):

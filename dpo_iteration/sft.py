@@ -26,6 +26,7 @@ from trl import SFTConfig, SFTTrainer
 from common.config import ConfigError, run_cli
 from common.records import SFT
 from dpo_iteration.training import (
+    GlobalBatchArgs,
     ModelDataArgs,
     check_deepspeed_saves_weights,
     check_training_config,
@@ -41,7 +42,7 @@ from dpo_iteration.training import (
 logger = logging.getLogger(__name__)
 
 @dataclass
-class SFTTrainConfig(SFTConfig):
+class SFTTrainConfig(GlobalBatchArgs, SFTConfig):
     """TRL's SFTConfig, with its values checked before any model loads and the loss on completions."""
 
     def __post_init__(self):

@@ -59,6 +59,58 @@ class ModelDataArgs:
             raise ConfigError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
 
 
+@dataclass
+class GlobalBatchArgs:
+    """The batch over all processes, a field of both trainers' configs (DPOTrainConfig, SFTTrainConfig)."""
+
+    global_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "records (DPO: pairs) per optimizer step over all processes. gradient_accumulation_steps is "
+            "derived from it: global_batch_size / (per_device_train_batch_size x processes), so the batch is the "
+            "same on 1, 2 or 4 nodes. null: gradient_accumulation_steps as given, and the batch grows with the "
+            "processes"
+        },
+    )
+
+
+def world_size() -> int:
+    """The processes of this launch: WORLD_SIZE, which accelerate launch and torchrun give each of them."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def derive_gradient_accumulation(config) -> None:
+    """Set ``gradient_accumulation_steps`` from ``global_batch_size`` and the launch's world size.
+
+    The Trainer steps the optimizer every per_device_train_batch_size x processes x
+    gradient_accumulation_steps records. A gradient_accumulation_steps other than 1 that disagrees is an
+    error rather than overridden.
+    """
+    if config.global_batch_size is None:
+        return
+    if config.global_batch_size < 1:
+        raise ConfigError(f"global_batch_size must be >= 1 or null, got {config.global_batch_size}")
+    processes = world_size()
+    per_device = config.per_device_train_batch_size
+    per_pass = per_device * processes
+    if config.global_batch_size % per_pass:
+        raise ConfigError(
+            f"global_batch_size {config.global_batch_size} is not a multiple of per_device_train_batch_size "
+            f"{per_device} x {processes} processes = {per_pass}; choose a global_batch_size or "
+            "per_device_train_batch_size that divides it"
+        )
+    steps = config.global_batch_size // per_pass
+    if config.gradient_accumulation_steps not in (1, steps):
+        raise ConfigError(
+            f"gradient_accumulation_steps {config.gradient_accumulation_steps} contradicts global_batch_size "
+            f"{config.global_batch_size}, which on {processes} processes x {per_device} per device needs {steps}; "
+            "set one of them (global_batch_size: null to choose the accumulation by hand)"
+        )
+    config.gradient_accumulation_steps = steps
+    logger.info("global batch %d = %d per device x %d processes x %d accumulation steps", config.global_batch_size,
+                per_device, processes, steps)
+
+
 def check_model_path(path: str, name: str) -> None:
     """A path that is meant to be local must exist; a Hub id ("org/name") is left to from_pretrained."""
     looks_local = os.path.isabs(path) or path.startswith(".") or path.count("/") != 1
@@ -85,15 +137,16 @@ def check_training_config(config) -> None:
     where TRL's default would fail. Setting it explicitly is obeyed. Several processes on a machine with
     no GPU get use_cpu, which is what makes them one gloo process group.
     """
-    if not config.use_cpu and not has_accelerator() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if not config.use_cpu and not has_accelerator() and world_size() > 1:
         # without it each of N launched CPU processes would train alone instead of joining one gloo group
         config.use_cpu = True
-        logger.info("no GPU: use_cpu set, so the %s processes train together over gloo", os.environ["WORLD_SIZE"])
+        logger.info("no GPU: use_cpu set, so the %d processes train together over gloo", world_size())
     if config.bf16 is None and not config.fp16:
         config.bf16 = bf16_available() and not config.use_cpu
         logger.info("bf16 not set: %s (%s)", config.bf16, "bf16 GPU" if config.bf16 else "no bf16 GPU")
     if config.learning_rate <= 0:
         raise ConfigError(f"learning_rate must be > 0, got {config.learning_rate}")
+    derive_gradient_accumulation(config)
     if config.output_dir is None:
         raise ConfigError("output_dir is required: where the trained model is written")
     final = Path(config.output_dir)

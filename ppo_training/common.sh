@@ -25,12 +25,22 @@ PROJECT=${PROJECT:-online-dpo-math}
 for split in train val; do
   [[ -f $DATA_DIR/$split.parquet ]] || die "$DATA_DIR/$split.parquet not found (python ppo_training/prepare_data.py ... --output_dir $DATA_DIR)"
 done
-# verl's padding-free ("remove padding") path imports flash-attn on GPUs; say so before Ray starts workers.
-if command -v nvidia-smi >/dev/null 2>&1 && ! "$VERL_PYTHON" -c "import flash_attn" 2>/dev/null; then
-  echo "$(basename "$0"): warning: flash-attn is missing in $VERL_PYTHON; install it" \
-    "($VERL_PYTHON -m pip install flash-attn==2.8.3 --no-build-isolation) or pass" \
-    "actor_rollout_ref.model.use_remove_padding=False critic.model.use_remove_padding=False" >&2
-fi
+# The attention kernel of the actor, the reference and the critic (vLLM, the rollout, picks its own). verl
+# asks transformers for flash_attention_2 unless the model's override_config names another
+# (verl/workers/config/model.py), and that needs the flash-attn package, which compiles against the
+# installed torch wherever no prebuilt wheel matches. sdpa is PyTorch's own. verl's padding removal packs
+# a micro-batch into one sequence: flash-attn keeps the sequences apart by their lengths, sdpa only through
+# a (tokens x tokens) mask, which for 32 responses of 4000 tokens would be 16 GB; sdpa gets padded
+# micro-batches instead.
+ATTENTION=${ATTENTION:-sdpa}
+case $ATTENTION in
+  sdpa) REMOVE_PADDING=False ;;
+  flash_attention_2)
+    REMOVE_PADDING=True
+    "$VERL_PYTHON" -c "import flash_attn" 2>/dev/null || die "ATTENTION=flash_attention_2 needs the flash-attn" \
+      "package in $VERL_PYTHON ($VERL_PYTHON -m pip install flash-attn==2.8.3 --no-build-isolation), or ATTENTION=sdpa" ;;
+  *) die "ATTENTION must be sdpa or flash_attention_2, got '$ATTENTION'" ;;
+esac
 # verl's wandb logger runs in Ray workers: without an API key it logs offline instead of asking for a login.
 [[ -n ${WANDB_API_KEY:-} ]] || export WANDB_MODE=${WANDB_MODE:-offline}
 export TOKENIZERS_PARALLELISM=${TOKENIZERS_PARALLELISM:-false}
@@ -40,18 +50,27 @@ SHARED_OVERRIDES=(
   "data.val_files=['$DATA_DIR/val.parquet']"
   data.train_batch_size=1024
   data.max_prompt_length=1024
+  # A response stops at 4000 tokens or where prompt + response fill the model's context (verl's vLLM
+  # rollout caps max_tokens at max_model_len - prompt; max_model_len defaults to max_position_embeddings,
+  # 4096 for Qwen2.5-Math-7B): a prompt of p tokens leaves min(4000, 4096 - p).
   data.max_response_length=4000
   # the verl of the original dropped prompts over max_prompt_length by default; 0.9.1 needs the flag
   data.filter_overlong_prompts=True
   data.truncation=error
   "actor_rollout_ref.model.path=$MODEL"
-  actor_rollout_ref.model.use_remove_padding=True
+  "++actor_rollout_ref.model.override_config.attn_implementation=$ATTENTION"
+  "actor_rollout_ref.model.use_remove_padding=$REMOVE_PADDING"
   actor_rollout_ref.model.enable_gradient_checkpointing=True
   actor_rollout_ref.actor.optim.lr=1e-6
   actor_rollout_ref.actor.ppo_mini_batch_size=256
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4
   actor_rollout_ref.actor.fsdp_config.param_offload=False
-  actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
+  # Adam's state waits in CPU memory while vLLM samples (the original kept it on the GPU): there, the actor's
+  # and the critic's fp32 weights and Adam state (23 GB per GPU of 8, ~30 with gradients) beside vLLM's
+  # 0.6 x 80 GB would leave a few GB for activations.
+  # GPUs with more memory: actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
+  # critic.fsdp.optimizer_offload=False.
+  actor_rollout_ref.actor.fsdp_config.optimizer_offload=True
   actor_rollout_ref.rollout.name=vllm
   actor_rollout_ref.rollout.tensor_model_parallel_size=2
   actor_rollout_ref.rollout.gpu_memory_utilization=0.6
@@ -69,6 +88,12 @@ SHARED_OVERRIDES=(
   "trainer.n_gpus_per_node=$GPUS_PER_NODE"
   "trainer.nnodes=$NNODES"
   trainer.save_freq=5
+  # A save holds what a resume needs: the actor's fp32 weights, Adam state and scheduler/RNG (~91 GB for
+  # 7B), the critic's the same. verl deletes older saves beyond these counts (those of the running
+  # process; saves from before a restart stay).
+  "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra]"
+  trainer.max_actor_ckpt_to_keep=2
+  trainer.max_critic_ckpt_to_keep=1
   trainer.test_freq=5
   trainer.total_epochs=15
 )

@@ -22,7 +22,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 VERL_PYTHON=${VERL_PYTHON:-$repo/.venv-verl/bin/python}
 actor=$run_dir/checkpoints/global_step_$step/actor
 model=$run_dir/step_$step/model
-[[ -d $actor ]] || die "$actor not found (steps saved: $(ls "$run_dir/checkpoints" 2>/dev/null | tr '\n' ' '))"
+# verl prunes old actor saves (trainer.max_actor_ckpt_to_keep) but keeps their global_step_N folders.
+kept=$(ls -dv "$run_dir"/checkpoints/global_step_*/actor 2>/dev/null | sed 's|.*/\(global_step_[0-9]*\)/actor$|\1|' \
+  | paste -sd ' ' || true)
+[[ -d $actor ]] || die "$actor not found (steps with an actor checkpoint: ${kept:-none})"
 
 if [[ -f $model/config.json ]]; then
   echo "export_and_eval.sh: $model exists; not merging again"

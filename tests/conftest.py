@@ -31,9 +31,10 @@ def pytest_collection_modifyitems(config, items):
     else:
         skip_gpu = None
     for item in items:
-        if "slow" in item.keywords and not config.getoption("--slow"):
+        # markers, not keywords: keywords hold the folder names too, and a checkout named gpu is no GPU test
+        if item.get_closest_marker("slow") and not config.getoption("--slow"):
             item.add_marker(skip_slow)
-        if "gpu" in item.keywords and skip_gpu is not None:
+        if item.get_closest_marker("gpu") and skip_gpu is not None:
             item.add_marker(skip_gpu)
 
 

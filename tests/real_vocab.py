@@ -100,21 +100,31 @@ def build_tokenizer(eos_token: str = IM_END):
     )
 
 
-def build_real_vocab_model(output_dir: str | Path, seed: int = 0, hidden_size: int = 32, eos_token: str = IM_END):
-    """Save the tokenizer and a random tied-embedding Qwen2 model with 151,936 rows to ``output_dir``."""
+def build_real_vocab_model(output_dir: str | Path, seed: int = 0, hidden_size: int = 32, eos_token: str = IM_END,
+                           tokenizer=None, device: str = "cpu", dtype: str = "float32", **shape):
+    """Save the tokenizer and a random Qwen2 model with Qwen2.5's vocabulary to ``output_dir``.
+
+    By default 2 layers and 151,936 tied embedding rows; ``shape`` overrides any other Qwen2Config field
+    (num_hidden_layers, intermediate_size, num_attention_heads, vocab_size, tie_word_embeddings, ...).
+    ``tokenizer`` (from build_tokenizer) saves building it again; the model is made on ``device`` and
+    saved in ``dtype``.
+    """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = build_tokenizer(eos_token)
+    tokenizer = tokenizer or build_tokenizer(eos_token)
     endoftext = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
-    config = Qwen2Config(
-        vocab_size=QWEN25_VOCAB_SIZE, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-        tie_word_embeddings=True, bos_token_id=endoftext, eos_token_id=endoftext, pad_token_id=None,
-    )
+    config = Qwen2Config(**{
+        "vocab_size": QWEN25_VOCAB_SIZE, "hidden_size": hidden_size, "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
+        "tie_word_embeddings": True, "bos_token_id": endoftext, "eos_token_id": endoftext, "pad_token_id": None,
+        **shape,
+    })
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
+    with torch.device(device):
+        model = Qwen2ForCausalLM(config)
     set_answer_habit(model, tokenizer)
+    model.to(getattr(torch, dtype))
     model.generation_config = GenerationConfig(bos_token_id=endoftext, eos_token_id=endoftext)
     output_dir = Path(output_dir)
     model.save_pretrained(output_dir)
@@ -155,15 +165,19 @@ def set_answer_habit(model, tokenizer, scale: float = 12.0, gain: float = 100.0)
         raise ValueError(f"the habit needs {len(tokens)} axes; hidden_size is {hidden}")
     axis = {token: i for i, token in enumerate(tokens)}
     silu_of_unit = torch.nn.functional.silu(torch.tensor(hidden**0.5)).item() * hidden**0.5
-    layer0, layer1 = model.model.layers
+    layer0, *later = model.model.layers
     with torch.no_grad():
         embed = model.get_input_embeddings().weight
         for token, i in axis.items():
             embed[token] = 0.0
             embed[token, i] = scale  # RMSNorm makes it sqrt(H) on axis i whatever the scale
-        for layer in (layer0, layer1):
+        for layer in (layer0, *later):
             layer.self_attn.o_proj.weight.zero_()
-        layer1.mlp.down_proj.weight.zero_()
+        for layer in later:
+            layer.mlp.down_proj.weight.zero_()
+        if not model.config.tie_word_embeddings:  # the output rows of the habit's tokens are their embeddings
+            head = model.get_output_embeddings().weight
+            head[tokens] = embed[tokens]
         gate, up, down = layer0.mlp.gate_proj.weight, layer0.mlp.up_proj.weight, layer0.mlp.down_proj.weight
         gate.zero_(), up.zero_(), down.zero_()
         for token, i in axis.items():

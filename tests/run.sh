@@ -4,8 +4,9 @@
 #   bash tests/run.sh               # fast tests (slow and GPU tests are skipped, with the reason)
 #   bash tests/run.sh --slow        # also the slow end-to-end tests, and tests/test_ppo.py in .venv-verl
 #                                   # (built by `bash setup.sh --verl`, ~2 min the first time); CI runs this
-#   bash tests/run.sh --gpu         # also the GPU tests (tests/test_gpu.py: vLLM sampling, 2-GPU ZeRO-3 DPO,
-#                                   # the micro run on GPUs); they skip, saying why, without NVIDIA GPUs
+#   bash tests/run.sh --gpu         # also the GPU tests (tests/test_gpu.py: 2-GPU ZeRO-3 DPO, the micro run
+#                                   # with vLLM); they skip, saying why, without NVIDIA GPUs. A bare GPU
+#                                   # machine (no network) runs tests/gpu_smoke.sh instead
 #   bash tests/run.sh -k grader     # further arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."

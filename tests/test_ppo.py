@@ -162,7 +162,12 @@ def test_scripts_say_what_is_missing(tmp_path):
         assert (f"{tmp_path}/train.parquet not found" in out.stderr) if HAS_VERL else ("cannot import verl" in out.stderr)
     out = subprocess.run(["bash", str(REPO / "ppo_training/export_and_eval.sh"), str(tmp_path), "5"],
                          capture_output=True, text=True)
-    assert out.returncode != 0 and "global_step_5/actor not found" in out.stderr
+    assert out.returncode != 0 and "global_step_5/actor not found (steps with an actor checkpoint: none)" in out.stderr
+    for step in (5, 10, 15):  # verl pruned step 5's actor and kept the folder
+        (tmp_path / f"checkpoints/global_step_{step}" / ("" if step == 5 else "actor")).mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(["bash", str(REPO / "ppo_training/export_and_eval.sh"), str(tmp_path), "5"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "(steps with an actor checkpoint: global_step_10 global_step_15)" in out.stderr
 
 
 # ---- with verl's own code ----------------------------------------------------------------------------
@@ -249,6 +254,78 @@ def test_scripts_compose_the_originals_settings_in_verl(verl_data, tiny_model_di
     assert grpo.trainer.total_epochs == 1 and ppo.trainer.total_epochs == 15  # extra arguments are overrides
 
 
+def hf_attention(model_config) -> str:
+    """The attention kernel verl's model config (verl.workers.config.HFModelConfig) asks transformers for."""
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config import HFModelConfig
+
+    return omega_conf_to_dataclass(model_config, dataclass_type=HFModelConfig).hf_config._attn_implementation
+
+
+@needs_verl
+def test_scripts_need_no_flash_attn_fit_80gb_and_prune_checkpoints(verl_data, tiny_model_dir):
+    ppo = verl_config("run_ppo.sh", verl_data, tiny_model_dir)
+    grpo = verl_config("run_grpo.sh", verl_data, tiny_model_dir)
+    for model in (ppo.actor_rollout_ref.model, ppo.critic.model, grpo.actor_rollout_ref.model):
+        assert hf_attention(model) == "sdpa" and model.use_remove_padding is False
+    del ppo.actor_rollout_ref.model.override_config.attn_implementation
+    assert hf_attention(ppo.actor_rollout_ref.model) == "flash_attention_2"  # verl's default, without the override
+    # a later plain key=value still wins over the scripts' ++ overrides
+    eager = verl_config("run_grpo.sh", verl_data, tiny_model_dir, "actor_rollout_ref.model.override_config.attn_implementation=eager")
+    assert hf_attention(eager.actor_rollout_ref.model) == "eager"
+
+    for config in (ppo, grpo):
+        actor = config.actor_rollout_ref.actor
+        assert (actor.fsdp_config.param_offload, actor.fsdp_config.optimizer_offload) == (False, True)
+        assert list(actor.checkpoint.save_contents) == ["model", "optimizer", "extra"]
+        assert (config.trainer.max_actor_ckpt_to_keep, config.trainer.max_critic_ckpt_to_keep) == (2, 1)
+        assert config.actor_rollout_ref.rollout.max_model_len is None  # verl: the model's max_position_embeddings
+    assert (ppo.critic.fsdp.param_offload, ppo.critic.fsdp.optimizer_offload) == (False, True)
+    assert list(ppo.critic.checkpoint.save_contents) == ["model", "optimizer", "extra"]
+    # verl loads the critic with flash_attention_2 whatever its config says; run_ppo.sh has it import our loader
+    assert ppo.critic.model.external_lib == "ppo_training.critic_attention"
+    more_memory = verl_config("run_ppo.sh", verl_data, tiny_model_dir, "actor_rollout_ref.actor.fsdp_config.optimizer_offload=False",
+                              "critic.fsdp.optimizer_offload=False")  # the README's line for larger GPUs
+    assert not more_memory.actor_rollout_ref.actor.fsdp_config.optimizer_offload and not more_memory.critic.fsdp.optimizer_offload
+
+
+@needs_verl
+def test_the_critic_loads_with_the_configs_attention(verl_data, tiny_model_dir):
+    """verl's engine sets num_labels=1 on the critic's config and calls verl.utils.model.load_valuehead_model,
+    which asks transformers for flash_attention_2 (verl 0.9.1); after run_ppo.sh's external_lib it is sdpa."""
+    import torch
+    import verl.utils.model
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config import HFModelConfig
+
+    critic = omega_conf_to_dataclass(verl_config("run_ppo.sh", verl_data, tiny_model_dir).critic.model,
+                                     dataclass_type=HFModelConfig)  # imports external_lib, as the workers do
+    from ppo_training import critic_attention
+
+    critic.hf_config.num_labels = 1
+    if importlib.util.find_spec("flash_attn") is None:
+        with pytest.raises((ImportError, RuntimeError)):  # flash-attn missing (or TRL, for verl's fallback)
+            critic_attention.verl_load_valuehead_model(critic.local_path, torch.float32, critic.hf_config, False)
+    model = verl.utils.model.load_valuehead_model(critic.local_path, torch.float32, critic.hf_config, False)
+    assert model.config._attn_implementation == "sdpa" and model.score.out_features == 1
+    values = model(input_ids=torch.tensor([[1, 2, 3]]), attention_mask=torch.ones(1, 3, dtype=torch.long)).logits
+    assert values.shape == (1, 3, 1)  # one value per token, as verl's critic reads it
+
+
+def test_flash_attention_is_refused_where_flash_attn_is_missing(tmp_path):
+    if importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    for split in ("train", "val"):
+        (tmp_path / f"{split}.parquet").touch()
+    for attention, message in (("flash_attention_2", "ATTENTION=flash_attention_2 needs the flash-attn package"),
+                               ("flash", "ATTENTION must be sdpa or flash_attention_2, got 'flash'")):
+        out = subprocess.run(["bash", str(REPO / "ppo_training/run_ppo.sh")], capture_output=True, text=True,
+                             env={**os.environ, "VERL_PYTHON": sys.executable, "DATA_DIR": str(tmp_path),
+                                  "ATTENTION": attention})
+        assert out.returncode != 0
+        assert (message in out.stderr) if HAS_VERL else ("cannot import verl" in out.stderr)
+
+
 def response_batch(tokenizer, responses: list[str], gts: list[str]):
     """A verl DataProto as the rollout hands it to the reward: left-padded prompts, right-padded responses."""
     import numpy as np
@@ -330,7 +407,8 @@ def test_the_documented_model_merger_command_exists():
 @needs_verl
 @pytest.mark.gpu
 def test_grpo_two_steps_on_the_tiny_model(verl_data, tiny_model_dir, tmp_path):
-    """GRPO for 2 steps through run_grpo.sh on one GPU (vLLM rollout, FSDP actor), rewards from reward.py.
+    """GRPO for 2 steps through run_grpo.sh on one GPU (vLLM rollout, FSDP actor with the scripts' default sdpa
+    attention, so no flash-attn), rewards from reward.py.
 
     Needs .venv-verl built on a GPU machine (requirements_verl_gpu.txt). Not run yet: no GPU was available.
     """
@@ -339,8 +417,7 @@ def test_grpo_two_steps_on_the_tiny_model(verl_data, tiny_model_dir, tmp_path):
         "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
         "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.n=2",
         "actor_rollout_ref.rollout.gpu_memory_utilization=0.3", "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4",
-        "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=4", "actor_rollout_ref.model.use_remove_padding=False",
-        "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",  # no flash-attn needed
+        "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=4",
         "trainer.total_training_steps=2", "trainer.logger=[console]", "trainer.save_freq=-1", "trainer.test_freq=-1",
         "trainer.val_before_train=False", f"trainer.default_local_dir={tmp_path}/ckpt", "reward.num_workers=1",
     ]

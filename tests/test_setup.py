@@ -20,6 +20,7 @@ STAND_IN_PYTHON = """#!/usr/bin/env bash
 # A stand-in interpreter: the answers come from STANDIN_* variables, and every call is logged.
 echo "$0 $*" >>"$STANDIN_LOG"
 case "$*" in
+  *"sys.version_info < (3, 13)"*) echo "${STANDIN_BELOW_313:-True}" ;;
   *"import sys; print(sys.version_info"*) echo "${STANDIN_VERSION_OK:-True}" ;;
   --version) echo "Python ${STANDIN_VERSION:-3.11.7}" ;;
   *"import torch"*) echo "$STANDIN_TORCH" ;;
@@ -51,7 +52,7 @@ def sandbox(tmp_path) -> Path:
     return tmp_path
 
 
-def run_setup(sandbox: Path, gpu: bool, torch: str, **env: str) -> subprocess.CompletedProcess:
+def run_setup(sandbox: Path, gpu: bool, torch: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     executable(sandbox / "bin" / "nvidia-smi", GPU_SMI if gpu else NO_GPU_SMI)
     standin = str(sandbox / "bin" / "python-standin")
     environ = {
@@ -59,8 +60,8 @@ def run_setup(sandbox: Path, gpu: bool, torch: str, **env: str) -> subprocess.Co
         "PATH": f"{sandbox / 'bin'}:{os.environ['PATH']}", "STANDIN_LOG": str(sandbox / "calls.log"),
         "STANDIN_TORCH": torch, "PYTHON": standin, "VERL_PYTHON": standin, **env,
     }
-    return subprocess.run(["bash", "setup.sh"], cwd=sandbox / "repo", capture_output=True, text=True, timeout=60,
-                          env=environ)
+    return subprocess.run(["bash", "setup.sh", *args], cwd=sandbox / "repo", capture_output=True, text=True,
+                          timeout=60, env=environ)
 
 
 def pip_installs(sandbox: Path) -> list[str]:
@@ -73,6 +74,24 @@ def test_python_older_than_311_is_refused_in_one_line(sandbox):
     assert out.returncode != 0
     assert out.stderr.strip() == (f"setup.sh: '{sandbox}/bin/python-standin' is not Python >= 3.11 (Python 3.10.12), "
                                   "which vllm 0.33, transformers 5.24 and trl 1.16 require")
+
+
+def test_verl_on_python_313_is_refused_in_one_line_before_anything_is_built(sandbox):
+    standin = str(sandbox / "bin" / "python-standin")
+    py313 = {"STANDIN_BELOW_313": "False", "STANDIN_VERSION": "3.13.1"}
+    out = run_setup(sandbox, False, CPU_TORCH, "--verl", VERL_PYTHON="", **py313)
+    assert out.returncode != 0 and pip_installs(sandbox) == []
+    assert out.stderr.strip() == (
+        f"setup.sh: PYTHON '{standin}' is Python 3.13.1, but verl 0.9.1 needs Python < 3.13: run "
+        "PYTHON=python3.12 bash setup.sh --verl (or VERL_PYTHON=/path/to/python3.12 for an environment you manage)")
+    out = run_setup(sandbox, False, CPU_TORCH, "--verl", **py313)  # a verl environment you manage
+    assert out.returncode != 0 and out.stderr.startswith(f"setup.sh: VERL_PYTHON '{standin}' is Python 3.13.1")
+    assert run_setup(sandbox, False, CPU_TORCH, **py313).returncode == 0  # without --verl 3.13 is fine
+    assert [line.split()[0] for line in pip_installs(sandbox)] == [".venv/bin/python"]
+    assert run_setup(sandbox, False, CPU_TORCH, "--verl", VERL_PYTHON="").returncode == 0  # 3.12 builds it
+    assert [line.split()[0] for line in pip_installs(sandbox)] == [".venv/bin/python", ".venv-verl/bin/python"]
+    # once built, an up-to-date .venv-verl is not refused for the interpreter PYTHON names today
+    assert run_setup(sandbox, False, CPU_TORCH, "--verl", VERL_PYTHON="", **py313).returncode == 0
 
 
 def test_pyproject_agrees_on_the_python_version():

@@ -153,6 +153,25 @@ def test_training_launch_gives_each_node_its_rank_and_the_first_node_as_main(tmp
             "dpo_iteration/dpo.py", "configs/dpo/demo.yaml", "--beta", "0.2"]
 
 
+def test_training_ports_stay_below_the_kernels_ephemeral_range():
+    """Linux hands out 32768-60999 (net.ipv4.ip_local_port_range) to outgoing connections; a rendezvous port
+    there can be taken by one. Distinct job ids on one first node get distinct ports."""
+    ports = {}
+    for job_id in (0, 1234, 1235, 11999, 12000, 13000, 19999, 32767, 987654, 4294967295):
+        out = bash("slurm_port", allocation(job_id=str(job_id)))
+        assert out.returncode == 0, out.stderr
+        ports[job_id] = int(out.stdout)
+    assert all(20000 <= port < 32768 for port in ports.values()), ports
+    assert len({ports[1234], ports[1235], ports[11999]}) == 3
+    assert bash("slurm_port", allocation(MAIN_PROCESS_PORT="29500")).stdout.strip() == "29500"
+
+
+def test_batch_script_takes_each_nodes_whole_memory():
+    """Without --mem SLURM applies the site's default per CPU or node, which can be too little to load 7B."""
+    directives = re.findall(r"^#SBATCH (\S+)", (REPO / "configs/slurm/iter_dpo.sbatch").read_text(), re.MULTILINE)
+    assert "--mem=0" in directives and "--exclusive" in directives
+
+
 def test_a_failed_rank_stops_every_node(tmp_path):
     out, recorded = accelerate_argv(tmp_path, fail_on="node1")
     assert out.returncode != 0

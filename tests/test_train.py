@@ -305,6 +305,54 @@ def test_bad_dpo_config_is_refused_while_parsing(data, tiny_model_dir, tmp_path,
         parse_config([dpo.DPOScriptArgs, dpo.DPOTrainConfig], argv)
 
 
+# ---- the batch over all processes ------------------------------------------------------------------------
+
+STAGES = {"dpo": [dpo.DPOScriptArgs, dpo.DPOTrainConfig], "sft": [training.ModelDataArgs, sft.SFTTrainConfig]}
+SEVEN_B_CONFIGS = [("dpo", "configs/dpo/qwen25_math_7b.yaml"), ("dpo", "configs/dpo/qwen25_math_7b_nll.yaml"),
+                   ("sft", "configs/sft/qwen25_math_7b_warmup.yaml"), ("sft", "configs/sft/qwen25_math_7b_raft.yaml")]
+
+
+def parse_on(processes: int, stage: str, config: str, data: Path, model: Path, out: Path, monkeypatch, *flags: str):
+    """A stage's config parsed as each of ``processes`` launched processes parses it (their WORLD_SIZE, without
+    the process group that WORLD_SIZE itself would make the Trainer's arguments start)."""
+    monkeypatch.setattr(training, "world_size", lambda: processes)
+    train_file = data / ("pairs.jsonl" if stage == "dpo" else "sft.jsonl")
+    argv = [config, "--model_name_or_path", str(model), "--train_file", str(train_file), "--output_dir", str(out),
+            "--bf16", "false", *flags]
+    return parse_config(STAGES[stage], argv)[1]
+
+
+@pytest.mark.parametrize("stage, config", SEVEN_B_CONFIGS, ids=[c for _, c in SEVEN_B_CONFIGS])
+def test_7b_configs_keep_the_batch_of_128_on_1_2_and_4_nodes(data, tiny_model_dir, tmp_path, monkeypatch, stage, config):
+    accumulation = {}
+    for nodes in (1, 2, 4):
+        parsed = parse_on(nodes * 8, stage, str(REPO / config), data, tiny_model_dir, tmp_path / "m", monkeypatch)
+        assert parsed.global_batch_size == 128
+        assert parsed.per_device_train_batch_size * nodes * 8 * parsed.gradient_accumulation_steps == 128
+        accumulation[nodes] = parsed.gradient_accumulation_steps
+    # the original's 1 x 16 x 8 GPUs for DPO; 2 per device for SFT
+    assert accumulation == ({1: 16, 2: 8, 4: 4} if stage == "dpo" else {1: 8, 2: 4, 4: 2})
+    if stage == "dpo":  # TRL 1.16's DPOConfig option: 8 pairs per reference forward on each GPU
+        assert parsed.precompute_ref_batch_size == 8 and parsed.precompute_ref_log_probs
+
+
+def test_a_batch_the_processes_cannot_share_is_refused(data, tiny_model_dir, tmp_path, monkeypatch):
+    config = str(REPO / "configs/dpo/qwen25_math_7b.yaml")
+    with pytest.raises(ConfigError, match=r"global_batch_size 128 is not a multiple of per_device_train_batch_size 1 "
+                                          r"x 24 processes = 24"):
+        parse_on(24, "dpo", config, data, tiny_model_dir, tmp_path / "m", monkeypatch)
+    with pytest.raises(ConfigError, match=r"gradient_accumulation_steps 16 contradicts global_batch_size 128, which on "
+                                          r"16 processes x 1 per device needs 8"):
+        parse_on(16, "dpo", config, data, tiny_model_dir, tmp_path / "m", monkeypatch, "--gradient_accumulation_steps", "16")
+    with pytest.raises(ConfigError, match="global_batch_size must be >= 1"):
+        parse_on(1, "dpo", config, data, tiny_model_dir, tmp_path / "m", monkeypatch, "--global_batch_size", "0")
+    # a matching value is accepted; without global_batch_size the accumulation is as given (the demo configs)
+    parsed = parse_on(16, "dpo", config, data, tiny_model_dir, tmp_path / "m", monkeypatch, "--gradient_accumulation_steps", "8")
+    assert parsed.gradient_accumulation_steps == 8
+    parsed = parse_on(16, "sft", str(REPO / "configs/sft/demo_raft.yaml"), data, tiny_model_dir, tmp_path / "m", monkeypatch)
+    assert parsed.global_batch_size is None and parsed.gradient_accumulation_steps == 1
+
+
 @pytest.mark.parametrize(
     "line, message",
     [

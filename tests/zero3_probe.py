@@ -23,7 +23,9 @@ def module_hooks(model) -> list[str]:
             for hook in [*module._forward_pre_hooks.values(), *module._forward_hooks.values()]]
 
 
-def main(probe_path: str) -> None:
+def probe_release(probe_path: str | None = None) -> dict:
+    """Patch dpo.py so that releasing the precompute engines is observed; returns the dict it fills (and,
+    with ``probe_path``, rank 0 writes as JSON)."""
     release = dpo.release_precompute_engines
     seen = {}
 
@@ -31,11 +33,16 @@ def main(probe_path: str) -> None:
         seen.update(engine_before=trainer._precompute_engine is not None, hooks_before=module_hooks(trainer.model))
         release(trainer)
         seen.update(engine_after=trainer._precompute_engine is not None, hooks_after=module_hooks(trainer.model))
-        if is_main_process():
+        if probe_path and is_main_process():
             with open(probe_path, "w") as f:
                 json.dump(seen, f)
 
     dpo.release_precompute_engines = probed
+    return seen
+
+
+def main(probe_path: str) -> None:
+    probe_release(probe_path)
     run_cli(dpo.main, [dpo.DPOScriptArgs, dpo.DPOTrainConfig], sys.argv[2:])
 
 
