@@ -6,12 +6,16 @@
 #   bash run_iter_dpo.sh --config configs/qwen25_math_7b_dpo.yaml
 #   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train_overrides.beta=0.2
 #   bash run_iter_dpo.sh --keys                                  # every config key, its default and meaning
+#   bash run_iter_dpo.sh --dry_run --config configs/qwen25_math_7b_dpo.yaml   # print each stage's command
 #
 # Overrides are key=value (strings as written, other values as YAML: K=4, prompts=[a.jsonl,b.jsonl]) or
 # section.key=value for the *_overrides sections, whose entries become the stage's flags. Paths are
 # relative to the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
 # config.yaml, manifest.json, iter_<i>/{audit.json, shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
 # stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
+#
+# --dry_run prints the command of every stage the run would start (those whose output is not there yet)
+# and runs, records and creates nothing.
 #
 # Started again with the same config, a run continues where it stopped: a stage whose complete output
 # exists is skipped (and says so); stages write atomically, so nothing is lost or doubled. A failed shard
@@ -26,7 +30,7 @@ log() {
   local line
   line="$(date +%H:%M:%S) run_iter_dpo: $*"
   echo "$line" >&2
-  if [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then echo "$line" >>"$RUN_DIR/driver.log"; fi
+  if ((!DRY_RUN)) && [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then echo "$line" >>"$RUN_DIR/driver.log"; fi
 }
 die() { log "error: $*"; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -36,12 +40,14 @@ ARGV="$*"
 cd "$(dirname "$0")"
 CONFIG=configs/demo.yaml
 OVERRIDES=()
+DRY_RUN=0
 while (($#)); do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --config) (($# >= 2)) || die "--config needs a file"; CONFIG=$2; shift 2 ;;
     --config=*) CONFIG=${1#--config=}; shift ;;
     --keys) KEYS=1; shift ;;
+    --dry_run) DRY_RUN=1; shift ;;
     *=*) OVERRIDES+=("$1"); shift ;;
     *) die "unexpected argument '$1': expected --config FILE or key=value (see --help)" ;;
   esac
@@ -49,17 +55,20 @@ done
 # A config path is the caller's: relative to where they ran this from, unless it only exists here.
 if [[ $CONFIG != /* && -f $CALLER_DIR/$CONFIG ]]; then CONFIG=$CALLER_DIR/$CONFIG; fi
 
-bash setup.sh
+bash setup.sh >&2  # stdout is for --keys and --dry_run
 TRAIN_PY=${TRAIN_PYTHON:-.venv/bin/python}
 source common/gen_python.sh
 GEN_PY=$(gen_python .)
 export GEN_PYTHON=$GEN_PY  # generation/launch.sh's interpreter
 helper() { "$TRAIN_PY" -m pipeline "$@"; }
+record() { if ((!DRY_RUN)); then helper "$@"; fi; }  # what a run writes down: nothing in a dry run
 if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
 
 # Validate the config (before any model loads) and write runs/<run_name>/config.yaml; then take its
 # settings as shell variables. A bad config ends here with one line.
-settings=$(helper resolve --config "$CONFIG" "${OVERRIDES[@]}") || exit 2
+resolve=(resolve --config "$CONFIG")
+if ((DRY_RUN)); then resolve+=(--dry_run); fi
+settings=$(helper "${resolve[@]}" "${OVERRIDES[@]}") || exit 2
 eval "$settings"
 if ((NUM_GPUS == 0)); then export CUDA_VISIBLE_DEVICES=""; fi  # num_gpus: 0 means no stage uses a GPU
 LAUNCH_ARGS=() PLACEMENT=""
@@ -75,8 +84,10 @@ fi
 
 # One driver per run directory. Stages inherit the lock, so a stage left running by a killed driver
 # still holds it and a second start cannot double its work.
-exec 9>>"$RUN_DIR/.lock"
-flock -w 5 9 || die "$RUN_DIR is in use by another run_iter_dpo.sh (or a stage it started is still running)"
+if ((!DRY_RUN)); then
+  exec 9>>"$RUN_DIR/.lock"
+  flock -w 5 9 || die "$RUN_DIR is in use by another run_iter_dpo.sh (or a stage it started is still running)"
+fi
 
 SESSION=""
 on_exit() {
@@ -87,9 +98,11 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-helper begin "$RUN_DIR" --argv="$ARGV" --gen_python="$GEN_PY"  # with '=': argparse takes '--config=x' as a value
-SESSION=1
-if ((RESUMED)); then
+record begin "$RUN_DIR" --argv="$ARGV" --gen_python="$GEN_PY"  # with '=': argparse takes '--config=x' as a value
+if ((!DRY_RUN)); then SESSION=1; fi
+if ((DRY_RUN)); then
+  log "dry run of $RUN_DIR: each stage still to run is printed, nothing runs"
+elif ((RESUMED)); then
   log "resuming $RUN_DIR (config unchanged)"
   # Stages write to .<name>.<random>.tmp and rename when done; a killed one leaves its temporary file.
   stale=$(find "$RUN_DIR" -name '.*.tmp' -type f -print -delete | wc -l)
@@ -108,13 +121,14 @@ skip() { log "iteration $1: $2: skipped, $3 is complete"; }
 run() {
   local stage=$1 iter=$2 start status=0 logfile
   shift 2
+  if ((DRY_RUN)); then echo "iteration $iter: $stage: $*"; return; fi
   logfile=$RUN_DIR/iter_$iter/logs/$stage.log
   mkdir -p "${logfile%/*}"
   log "iteration $iter: $stage: $*"
   start=$(now_us)
   "$@" 2>&1 | tee -a "$logfile" || status=$?
   ((status == 0)) || die "iteration $iter: stage '$stage' failed (exit $status); its log: $logfile"
-  helper time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
+  record time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
 }
 
 # trainer SCRIPT ARGS...: one process on CPU; accelerate over the GPUs otherwise; under SLURM, accelerate on
@@ -182,7 +196,7 @@ if ((BUILD_DEMO)); then
       "${DEMO_ARGS[@]}"
   fi
 fi
-if ! helper check "$RUN_DIR"; then
+if ((!DRY_RUN)) && ! helper check "$RUN_DIR"; then
   # Nothing has run on a first start that built no demo: forget its config, so that the next start may
   # correct it instead of being refused as a different experiment.
   if ((!RESUMED && !BUILD_DEMO)); then rm -f "$RUN_DIR/config.yaml"; fi
@@ -201,12 +215,11 @@ if [[ -n $WARMUP_CONFIG ]]; then
 fi
 INITIAL=$POLICY
 evaluate 0 "$POLICY"
-helper report "$RUN_DIR" --initial_model "$MODEL"
+record report "$RUN_DIR" --initial_model "$MODEL"
 
 for ((i = 1; i <= ITERATIONS; i++)); do
   dir=$RUN_DIR/iter_$i
   prompts=${PROMPT_FILES[i - 1]}
-  mkdir -p "$dir"
 
   # The ground-truth audit (annotate/audit.py): prompts whose gt the grader cannot tell from a near miss
   # are left out of this iteration's labels; too many of them stop the run here, before sampling.
@@ -258,9 +271,10 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   POLICY=$dir/model
 
   evaluate "$i" "$POLICY"
-  helper report "$RUN_DIR" --initial_model "$MODEL"
+  record report "$RUN_DIR" --initial_model "$MODEL"
 done
 
-helper end "$RUN_DIR" --status complete
+record end "$RUN_DIR" --status complete
 SESSION=""
+if ((DRY_RUN)); then exit 0; fi
 log "done: report $RUN_DIR/report.md, curves $RUN_DIR/curves.png, final model $POLICY"

@@ -31,7 +31,7 @@ def resolve(args: argparse.Namespace) -> None:
     from pipeline.config import expand, load_config, shell_assignments, write_or_check
 
     config = expand(load_config(args.config, args.overrides))
-    resumed = write_or_check(config, Path(config.run_dir) / "config.yaml")
+    resumed = write_or_check(config, Path(config.run_dir) / "config.yaml", write=not args.dry_run)
     sys.stdout.write(shell_assignments(config, resumed))
 
 
@@ -108,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("resolve", help="validate a config, write <run_dir>/config.yaml, print bash")
     p.add_argument("--config", default=None, help="recipe YAML (configs/*.yaml)")
+    p.add_argument("--dry_run", action="store_true", help="check against a config.yaml already there, write nothing")
     p.add_argument("overrides", nargs="*", help="key=value or section.key=value")
     p.set_defaults(run=resolve)
 

@@ -386,8 +386,9 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def write_or_check(config: RunConfig, path: str | os.PathLike) -> bool:
-    """Write the resolved config to ``path``, or check it matches the one a previous start wrote.
+def write_or_check(config: RunConfig, path: str | os.PathLike, write: bool = True) -> bool:
+    """Write the resolved config to ``path`` (unless ``write`` is false), or check it matches the one a
+    previous start wrote.
 
     Returns True when the run is being resumed. Resuming with a different config would mix two
     experiments in one run directory, so it is an error, except for ``RESUMABLE_CHANGES``.
@@ -408,8 +409,9 @@ def write_or_check(config: RunConfig, path: str | os.PathLike) -> bool:
                 f"{path.parent} was started with a different config ({detail}); "
                 "use another run_name, or delete the run directory to start over"
             )
-    with atomic_open(path) as f:
-        yaml.safe_dump(to_dict(config), f, sort_keys=False)
+    if write:
+        with atomic_open(path) as f:
+            yaml.safe_dump(to_dict(config), f, sort_keys=False)
     return resumed
 
 

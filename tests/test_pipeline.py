@@ -266,6 +266,15 @@ def test_driver_refuses_a_run_directory_in_use(tmp_path):
     assert not (run_dir / "assets").exists()
 
 
+def test_a_dry_run_prints_every_stage_and_creates_nothing(tmp_path):
+    out = driver("--dry_run", "--config", MICRO, f"runs_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    stages = [line.split(": ")[1] for line in out.stdout.splitlines()]
+    assert stages == ["assets", "warmup", "eval", "audit", "generation", "merge", "label", "pairs", "train", "eval"]
+    assert "iteration 1: train: trainer dpo_iteration/dpo.py configs/dpo/demo.yaml " in out.stdout
+    assert not any(tmp_path.iterdir())
+
+
 def test_driver_help_and_keys():
     out = driver("--help")
     assert out.returncode == 0 and "bash run_iter_dpo.sh --config" in out.stdout
