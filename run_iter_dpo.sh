@@ -4,13 +4,15 @@
 #
 #   bash run_iter_dpo.sh                                         # set-up + the CPU demo (configs/demo.yaml)
 #   bash run_iter_dpo.sh --config configs/qwen25_math_7b_dpo.yaml
-#   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train_overrides.beta=0.2
-#   bash run_iter_dpo.sh --keys                                  # every config key, its default and meaning
+#   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train.beta=0.2 sample.K=4
+#   bash run_iter_dpo.sh --keys                                  # every key, section by section, default and help
 #   bash run_iter_dpo.sh --dry_run --config configs/qwen25_math_7b_dpo.yaml   # print each stage's command
 #
-# Overrides are key=value (strings as written, other values as YAML: K=4, prompts=[a.jsonl,b.jsonl]) or
-# section.key=value for the *_overrides sections, whose entries become the stage's flags. Paths are
-# relative to the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
+# A run config (configs/*.yaml; pipeline/config.py) has the loop's keys and one section per stage
+# (build, warmup, audit, sample, merge, label, pairs, train, eval) whose keys are that stage's own flags:
+# each section becomes its stage's command line. Overrides are key=value (strings as written, other
+# values as YAML: iterations=4, prompts=[a.jsonl,b.jsonl]) or section.key=value. Paths are relative to
+# the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
 # config.yaml, manifest.json, iter_<i>/{audit.json, shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
 # stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
 #
@@ -75,11 +77,10 @@ LAUNCH_ARGS=() PLACEMENT=""
 if [[ $LAUNCHER == slurm ]]; then
   # launcher: slurm (resolve checked the allocation): this driver runs on the first node; generation,
   # training and evaluation run as srun steps over NUM_NODES nodes (common/slurm.sh). Grading stays here,
-  # its pool sized to this node's cores unless label_workers says otherwise.
+  # its pool sized to this node's cores unless the label section sets num_workers.
   source common/slurm.sh
   LAUNCH_ARGS=(--srun --nodes "$NUM_NODES" --tasks_per_node "$GEN_TASKS_PER_NODE")
   PLACEMENT=" on each of $NUM_NODES node(s) of SLURM job $SLURM_JOB_ID"
-  if ((LABEL_WORKERS == 0)); then LABEL_WORKERS=${SLURM_CPUS_ON_NODE:-$(nproc)}; fi
 fi
 
 # One driver per run directory. Stages inherit the lock, so a stage left running by a killed driver
@@ -151,11 +152,8 @@ evaluate() {  # ITERATION MODEL
   if [[ -f $dir/summary.json ]]; then skip "$1" eval "$dir/summary.json"; return; fi
   local spread=()
   if [[ $LAUNCHER == slurm ]]; then spread=(spread_eval); fi
-  run eval "$1" "${spread[@]}" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" \
-    --data_names "$EVAL_DATA_NAMES" --data_dir "$EVAL_DATA_DIR" --output_dir "$dir" \
-    --prompt_type "$EVAL_PROMPT_TYPE" --n_sampling 1 \
-    --temperature 0 --max_tokens_per_call "$EVAL_MAX_TOKENS" --seed "$SEED" --engine "$EVAL_ENGINE" \
-    "${EVAL_ARGS[@]}"
+  run eval "$1" "${spread[@]}" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" --output_dir "$dir" \
+    --seed "$SEED" "${EVAL_ARGS[@]}"
 }
 
 # spread_eval PYTHON evaluate.py ARGS...: under SLURM, the benchmarks first spread over srun tasks, one per
@@ -181,9 +179,8 @@ generate() {
   done
   if ((${#todo[@]} == 0)); then return; fi
   run generation "$iter" bash generation/launch.sh --world_size "$NUM_SHARDS" --shards "${todo[*]}" \
-    --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" --K "$K" \
-    --temperature "$TEMPERATURE" --top_p "$TOP_P" --max_new_tokens "$MAX_NEW_TOKENS" --seed "$((SEED + iter))" \
-    --engine "$ENGINE" --prompt_type "$PROMPT_TYPE" "${LAUNCH_ARGS[@]}" "${GENERATION_ARGS[@]}"
+    "${LAUNCH_ARGS[@]}" --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" \
+    --seed "$((SEED + iter))" "${SAMPLE_ARGS[@]}"
 }
 
 # Iteration 0: the demo's model and task, the optional SFT warm-up, and the starting model's evaluation.
@@ -192,8 +189,7 @@ if ((BUILD_DEMO)); then
     skip 0 assets "$ASSETS_DIR/DONE"
   else
     run assets 0 "$TRAIN_PY" demo/build.py --output_dir "$ASSETS_DIR" --seed "$SEED" --iterations "$ITERATIONS" \
-      --num_test "$DEMO_NUM_TEST" --num_sft "$DEMO_NUM_SFT" --num_iter_prompts "$DEMO_NUM_ITER_PROMPTS" \
-      "${DEMO_ARGS[@]}"
+      "${BUILD_ARGS[@]}"
   fi
 fi
 if ((!DRY_RUN)) && ! helper check "$RUN_DIR"; then
@@ -204,13 +200,13 @@ if ((!DRY_RUN)) && ! helper check "$RUN_DIR"; then
 fi
 
 POLICY=$MODEL
-if [[ -n $WARMUP_CONFIG ]]; then
+if ((WARMUP)); then
   POLICY=$RUN_DIR/iter_0/model
   if [[ -d $POLICY ]]; then
     skip 0 warmup "$POLICY"
   else
-    run warmup 0 trainer dpo_iteration/sft.py "$WARMUP_CONFIG" --model_name_or_path "$MODEL" \
-      --train_file "$WARMUP_DATA" --output_dir "$POLICY" --seed "$SEED" "${WARMUP_ARGS[@]}"
+    run warmup 0 trainer dpo_iteration/sft.py "${WARMUP_ARGS[@]}" --model_name_or_path "$MODEL" \
+      --output_dir "$POLICY" --seed "$SEED"
   fi
 fi
 INITIAL=$POLICY
@@ -227,7 +223,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
     skip "$i" audit "$dir/audit.json"
   else
     run audit "$i" "$TRAIN_PY" annotate/audit.py --dataset_name_or_path "$prompts" --output_file "$dir/audit.json" \
-      --max_fail_share "$AUDIT_MAX_FAIL_SHARE"
+      "${AUDIT_ARGS[@]}"
   fi
 
   if [[ -f $dir/samples.jsonl ]]; then
@@ -242,31 +238,27 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   if [[ -f $dir/labeled.jsonl ]] && helper has_stats "$dir/stats.json" label; then
     skip "$i" label "$dir/labeled.jsonl"
   else
-    workers=()
-    if ((LABEL_WORKERS)); then workers=(--num_workers "$LABEL_WORKERS"); fi
     run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
-      --output_dir "$dir/labeled.jsonl" --reward_policy "$REWARD_POLICY" --audit_file "$dir/audit.json" \
-      "${workers[@]}" "${LABEL_ARGS[@]}"
+      --output_dir "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
   fi
 
-  if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl; else data=$dir/pairs.jsonl; fi
+  # DPO trains on pairs; RAFT fine-tunes (sft.py) on one correct response per prompt.
+  if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl choose=(--choose_type raft); else data=$dir/pairs.jsonl choose=(); fi
   if [[ -f $data ]] && helper has_stats "$dir/stats.json" pairs; then
     skip "$i" pairs "$data"
   else
     run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_dir "$data" \
-      --choose_type "$CHOOSE_TYPE" --seed "$SEED" "${PAIRS_ARGS[@]}"
+      "${choose[@]}" --seed "$SEED" "${PAIRS_ARGS[@]}"
   fi
 
   if [[ -d $dir/model ]]; then
     skip "$i" train "$dir/model"
   elif [[ $ALGORITHM == raft ]]; then
-    run train "$i" trainer dpo_iteration/sft.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
-      --output_dir "$dir/model" --seed "$SEED" "${TRAIN_ARGS[@]}"
-  else
-    reference=(--ref_policy "$REF_POLICY")
-    if [[ $REF_POLICY == initial ]]; then reference+=(--initial_model_name_or_path "$INITIAL"); fi
-    run train "$i" trainer dpo_iteration/dpo.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
-      --output_dir "$dir/model" "${reference[@]}" --seed "$SEED" "${TRAIN_ARGS[@]}"
+    run train "$i" trainer dpo_iteration/sft.py "${TRAIN_ARGS[@]}" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" --seed "$SEED"
+  else  # the reference: POLICY, or INITIAL with train.ref_policy: initial
+    run train "$i" trainer dpo_iteration/dpo.py "${TRAIN_ARGS[@]}" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" --initial_model_name_or_path "$INITIAL" --seed "$SEED"
   fi
   POLICY=$dir/model
 

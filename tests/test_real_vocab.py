@@ -177,7 +177,7 @@ def test_micro_pipeline_runs_on_the_real_vocabulary(model_dir, tokenizer, tmp_pa
     write_jsonl(prompts, [{"idx": f"p{i}", "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(8)])
     write_jsonl(tests, [{"idx": f"t{i}", "problem": f"Compute {i} + 2.", "gt": str(i + 2)} for i in range(8)])
     out = driver("--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false", f"model_name_or_path={model_dir}",
-                 f"prompts=[{prompts}]", "warmup_config=", f"eval_data_dir={tmp_path / 'task'}", "num_shards=1",
+                 f"prompts=[{prompts}]", "warmup={}", f"eval.data_dir={tmp_path / 'task'}", "num_shards=1",
                  timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = tmp_path / "micro"
