@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.equivalence import clean, to_number
-from annotate.extract import extract_gt
-from annotate.grader import DEFAULT_TIMEOUT, grade_many
+from annotate.grader import DEFAULT_TIMEOUT, extract_gt, grade_many
+from annotate.grader.normalize import clean
+from annotate.grader.numbers import to_number
 from annotate.stats import stats_path, update_stats
 from common.config import ConfigError, run_cli
 from common.records import PROMPTS, RecordError, check_record, iter_jsonl, write_json

@@ -6,7 +6,8 @@ Streams the samples file (common.records.SAMPLES), grades each response against 
 with ``annotate.grader.grade_many`` (fast path in this process, symbolic cases in ``num_workers``
 processes under ``--timeout`` seconds each), and writes each record with three lists added, in input
 order, atomically: ``correct`` (the verdict the reward used), ``extracted`` (the final answer the
-grader read, or null) and ``rewards``, given by the reward policy (``--reward_policy``):
+grader read, or null) and ``rewards``, given by the reward policy (``--reward_policy``, an
+``annotate.grader.RewardPolicy`` with the three reward values):
 
     recipe       the original Online-DPO-R1 labeler: a correct final answer, read by any of the
                  grader's extraction rules (boxed, "the answer is", last math, last number, ...;
@@ -16,7 +17,7 @@ grader read, or null) and ``rewards``, given by the reward policy (``--reward_po
                  \\boxed{}; else reward_wrong if the response has a closed \\boxed{}; else reward_no_box
 
 In every policy a response cut by the token limit (``finish_reasons`` "length") never earns
-reward_correct from an implicit rule (annotate.extract.IMPLICIT_RULES: the last number, the last math,
+reward_correct from an implicit rule (annotate.grader.IMPLICIT_RULES: the last number, the last math,
 an unclosed box, bold, program output): what such a response ends on is an intermediate result. A
 grader timeout is graded wrong (and counted). With ``--audit_file`` (annotate/audit.py's output), the
 prompts whose ground truth failed the audit are left out of the labeled file (and counted), so no pair
@@ -40,26 +41,20 @@ from pathlib import Path
 from tqdm import tqdm
 
 from annotate.audit import failed_indices
-from annotate.grader import DEFAULT_TIMEOUT, Grade, grade_many
+from annotate.grader import DEFAULT_TIMEOUT, RECIPE, Grade, RewardPolicy, grade_many, gt_string
 from annotate.stats import LabelStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
 from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
 
-REWARD_POLICIES = ("recipe", "strict_box")
-# The original labeler's format test: the string anywhere in the response, closed or not.
-_BOX_MARK = "\\boxed"
-
 
 def gt_text(record: dict, path: str, line: int) -> str:
-    """The ground truth as the grader's string: numbers (amc23 stores 27.0) are written out."""
-    gt = record["gt"]
-    if isinstance(gt, str):
-        return gt
-    if isinstance(gt, (int, float)) and not isinstance(gt, bool):
-        return str(gt)
-    raise RecordError(path, line, f"key 'gt' must be a string or a number, got {type(gt).__name__}")
+    """The ground truth as the grader's string (numbers written out); a bad one raises naming file:line."""
+    try:
+        return gt_string(record["gt"])
+    except TypeError:
+        raise RecordError(path, line, f"key 'gt' must be a string or a number, got {type(record['gt']).__name__}") from None
 
 
 def iter_samples(path: str) -> Iterator[tuple[dict, str]]:
@@ -77,11 +72,11 @@ class LabelArgs:
     timeout: float = field(
         default=DEFAULT_TIMEOUT, metadata={"help": "seconds per response before it is graded wrong (timed out)"}
     )
-    reward_correct: float = field(default=1.0, metadata={"help": "reward of a correct final answer"})
-    reward_wrong: float = field(default=-0.5, metadata={"help": "reward of a wrong answer given in a \\boxed{}"})
-    reward_no_box: float = field(default=-1.0, metadata={"help": "reward of a wrong answer with no \\boxed{}"})
+    reward_correct: float = field(default=RECIPE.correct, metadata={"help": "reward of a correct final answer"})
+    reward_wrong: float = field(default=RECIPE.wrong, metadata={"help": "reward of a wrong answer given in a \\boxed{}"})
+    reward_no_box: float = field(default=RECIPE.no_box, metadata={"help": "reward of a wrong answer with no \\boxed{}"})
     reward_policy: str = field(
-        default="recipe",
+        default=RECIPE.name,
         metadata={"help": "recipe: correct (any extraction rule) -> reward_correct, else reward_wrong if '\\boxed' "
                           "occurs anywhere, else reward_no_box (the original's labeler); strict_box: reward_correct "
                           "only for a correct answer in a closed \\boxed{}, reward_wrong for a closed box, else "
@@ -100,39 +95,27 @@ class LabelArgs:
             raise ConfigError(f"num_workers must be >= 1, got {self.num_workers}")
         if self.timeout <= 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {self.timeout}")
-        if self.reward_correct <= max(self.reward_wrong, self.reward_no_box):
-            raise ConfigError(
-                f"reward_correct ({self.reward_correct}) must be above reward_wrong ({self.reward_wrong}) "
-                f"and reward_no_box ({self.reward_no_box}), or no pair would prefer a correct answer"
-            )
-        if self.reward_policy not in REWARD_POLICIES:
-            raise ConfigError(f"reward_policy must be one of {REWARD_POLICIES}, got {self.reward_policy!r}")
+        try:
+            self.policy  # noqa: B018 - RewardPolicy checks the policy name and the order of its rewards
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if Path(self.output_dir).resolve() == Path(self.dataset_name_or_path).resolve():
             raise ConfigError(f"output_dir must differ from dataset_name_or_path ({self.output_dir})")
+
+    @property
+    def policy(self) -> RewardPolicy:
+        return RewardPolicy(self.reward_policy, self.reward_correct, self.reward_wrong, self.reward_no_box)
 
     @property
     def rewards(self) -> dict[str, float]:
         return {"correct": self.reward_correct, "wrong": self.reward_wrong, "no_box": self.reward_no_box}
 
 
-def credited(g: Grade, policy: str) -> bool:
-    """Whether the policy pays reward_correct: the grader's verdict (truncation already applied), and
-    for strict_box an answer read from a closed box."""
-    return g.correct and (policy != "strict_box" or g.extraction == "boxed")
-
-
-def reward(g: Grade, response: str, args: LabelArgs) -> float:
-    if credited(g, args.reward_policy):
-        return args.reward_correct
-    boxed = _BOX_MARK in response if args.reward_policy == "recipe" else g.boxed
-    return args.reward_wrong if boxed else args.reward_no_box
-
-
-def labeled(record: dict, grades: list[Grade], args: LabelArgs) -> dict:
+def labeled(record: dict, grades: list[Grade], policy: RewardPolicy) -> dict:
     return {
         **record,
-        "rewards": [reward(g, r, args) for g, r in zip(grades, record["responses"], strict=True)],
-        "correct": [credited(g, args.reward_policy) for g in grades],
+        "rewards": [policy.reward(g, r) for g, r in zip(grades, record["responses"], strict=True)],
+        "correct": [policy.credited(g) for g in grades],
         "extracted": [g.extracted for g in grades],
     }
 
@@ -149,12 +132,13 @@ def label_records(samples: Iterable[tuple[dict, str]], args: LabelArgs, stats: L
             for response, reason in zip(record["responses"], reasons, strict=True):
                 yield response, gt, reason == "length"
 
+    policy = args.policy
     grades: list[Grade] = []  # those of waiting[0], the oldest record
     # The None after the last grade flushes the last records; a record is always in `waiting` before
     # any later record's grade comes back, because grade_many reads cases in order.
     for g in itertools.chain(grade_many(cases(), num_workers=args.num_workers, timeout=args.timeout), [None]):
         while waiting and len(grades) == len(waiting[0]["responses"]):
-            out = labeled(waiting.popleft(), grades, args)
+            out = labeled(waiting.popleft(), grades, policy)
             stats.add(out, grades)
             grades = []
             yield out

@@ -23,7 +23,7 @@ the run report read these keys:
     truncated_implicit          truncated responses whose answer an implicit rule read (last number,
                                 last math, ...): never credited, in any policy
     extraction                  {rule: {"responses": n, "correct": c}}: verdicts per extraction rule
-                                (annotate/extract.py RULES, "none" when no rule found an answer)
+                                (annotate.grader.RULES, "none" when no rule found an answer)
     audit_dropped               prompts left out because their gt failed the audit (``--audit_file``)
     reward_policy               recipe or strict_box (annotate/label.py)
     rewards                     the reward scheme used: {"correct": .., "wrong": .., "no_box": ..}

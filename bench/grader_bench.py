@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from annotate.extract import RULES, last_boxed_span  # noqa: E402
-from annotate.grader import grade, grade_many  # noqa: E402
+from annotate.grader import RULES, grade, grade_many  # noqa: E402
+from annotate.grader.extract import last_boxed_span  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "grader_dev"
 # Hand-written model outputs in various styles (ours): always added to the default corpus.

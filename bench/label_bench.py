@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from annotate.extract import last_boxed
+from annotate.grader import last_boxed
 from common.config import ConfigError, run_cli
 from common.prompts import INSTRUCTION
 from common.records import write_jsonl

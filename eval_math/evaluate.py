@@ -198,7 +198,7 @@ def grade(records: list[dict], num_workers: int) -> dict:
     pairs = [(response, record["gt"]) for record in records for response in record["responses"]]
     grades = iter(grade_many(pairs, num_workers=num_workers))
     timeouts = 0
-    rules: dict[str, int] = {}  # verdicts per extraction rule (annotate/extract.py RULES)
+    rules: dict[str, int] = {}  # verdicts per extraction rule (annotate.grader.RULES)
     for record in records:
         mine = [next(grades) for _ in record["responses"]]
         record["preds"] = [g.extracted for g in mine]

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from annotate import equivalence, grader
-from annotate.extract import Extraction, extract, extract_answer, extract_gt
-from annotate.grader import Grade, grade, grade_many, is_correct
+from annotate.grader import (
+    Extraction,
+    Grade,
+    extract,
+    extract_answer,
+    extract_gt,
+    grade,
+    grade_many,
+    guards,
+    is_correct,
+    pool,
+)
 
 CANARY = Path("/tmp/pwned_grader")
 
@@ -440,9 +449,9 @@ def test_adversarial_corpus(shared_dir):
 
 def test_size_guards_refuse_before_sympy():
     for text in (r"10^{10^{8}}", "9" * 400, r"(10^{6})!", "2^{99999}", "(" * 60 + "1" + ")" * 60):
-        with pytest.raises(equivalence.TooBig):
-            equivalence.check_size(text)
-    equivalence.check_size(r"e^{x^2} + 5! + 2^{10}")
+        with pytest.raises(guards.TooBig):
+            guards.check_size(text)
+    guards.check_size(r"e^{x^2} + 5! + 2^{10}")
 
 
 def _slow_symbolic_job(pred, gt):
@@ -450,10 +459,10 @@ def _slow_symbolic_job(pred, gt):
     return True, "symbolic"
 
 
-@pytest.mark.skipif(grader._START_METHOD != "fork", reason="the patch reaches workers only through fork")
+@pytest.mark.skipif(pool._START_METHOD != "fork", reason="the patch reaches workers only through fork")
 def test_timeout_kills_worker_and_grades_incorrect(monkeypatch):
     # Patched before the worker forks, so the worker runs the slow comparison; the pool must kill it.
-    monkeypatch.setattr(grader, "_symbolic_job", _slow_symbolic_job)
+    monkeypatch.setattr(pool, "_symbolic_job", _slow_symbolic_job)
     # \log_2 is outside the fast path's evaluator, so this pair goes to the (patched) symbolic worker.
     pairs = [(boxed(r"\log_2 8"), "3"), (boxed("3"), "3")]
     start = time.perf_counter()
@@ -476,8 +485,8 @@ def test_grade_many_keeps_order_and_matches_grade(num_workers):
 def test_grade_many_reuses_symbolic_verdicts(num_workers, monkeypatch):
     # The same (answer, gt) pair, spaced and boxed differently, needs sympy once per batch.
     submitted = []
-    submit = grader.SymbolicPool.submit
-    monkeypatch.setattr(grader.SymbolicPool, "submit", lambda pool, *job: submitted.append(job) or submit(pool, *job))
+    submit = pool.SymbolicPool.submit
+    monkeypatch.setattr(pool.SymbolicPool, "submit", lambda pool, *job: submitted.append(job) or submit(pool, *job))
     pairs = [(boxed(r"\log_2 8"), "3"), (r"so \boxed{\log_2  8}", "$3$"), (boxed(r"\log_2 9"), "3")] * 20
     grades = list(grade_many(pairs, num_workers=num_workers))
     assert [g.correct for g in grades] == [True, True, False] * 20

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate import grader
 from annotate.audit import AuditFailed
+from annotate.grader import pool
 from common.config import ConfigError
 from common.prompts import chat_messages, render_prompt
 from common.records import RecordError, write_jsonl
@@ -61,9 +61,9 @@ HANGING = (r"\boxed{\log_2 8}", "3")
 
 @pytest.fixture
 def hanging_grader(monkeypatch):
-    if grader._START_METHOD != "fork":
+    if pool._START_METHOD != "fork":
         pytest.skip("the patch reaches the grader's workers only through fork")
-    monkeypatch.setattr(grader, "_symbolic_job", slow_symbolic_job)
+    monkeypatch.setattr(pool, "_symbolic_job", slow_symbolic_job)
 
 
 # ---- prepare_data.py ---------------------------------------------------------------------------------

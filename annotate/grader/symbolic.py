@@ -1,22 +1,24 @@
 """The symbolic path: LaTeX -> sympy objects via latex2sympy2_extended's ANTLR parser, then comparison.
 
-Only ever run where a wall-clock limit can kill it (a grader worker process; see annotate/grader.py).
+Only ever run where a wall-clock limit can kill it (a grader worker process; see annotate/grader/pool.py).
 No text is evaluated as Python: latex2sympy2_extended builds sympy objects from a parse tree (its one
 string-to-sympy call, `sympy.Number(token)`, gets a NUMBER token of digits, commas and dots from the
 lexer), and every input first passes `check_size`, so huge powers or factorials never reach sympy.
 
-    python -c "from annotate.symbolic import symbolic_equal; print(symbolic_equal(r'\\sqrt{2}/2', r'1/\\sqrt{2}'))"
+    python -c "from annotate.grader.symbolic import symbolic_equal; print(symbolic_equal(r'\\sqrt{2}/2', r'1/\\sqrt{2}'))"
 """
 
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 from functools import lru_cache
 
 import sympy
 from latex2sympy2_extended.latex2sympy2 import ConversionConfig, NormalizationConfig, latex2sympy
 
-from annotate.equivalence import REL_TOL, check_size
+from annotate.grader.guards import check_size
+from annotate.grader.numbers import REL_TOL
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def _has_float(expr) -> bool:
     return any(isinstance(a, sympy.Float) for a in sympy.preorder_traversal(expr))
 
 
-def _numbers_close(a, b, inexact: bool) -> bool:
+def _numbers_close(a, b, inexact: bool, rel_tol: Fraction) -> bool:
     try:
         x, y = sympy.N(a, _PRECISION), sympy.N(b, _PRECISION)
     except (TypeError, ValueError, ArithmeticError):
@@ -57,7 +59,7 @@ def _numbers_close(a, b, inexact: bool) -> bool:
         return x == y
     diff = abs(x - y)
     scale = max(abs(x), abs(y))
-    tol = sympy.Float(str(REL_TOL.numerator / REL_TOL.denominator)) if inexact else sympy.Float("1e-15")
+    tol = sympy.Float(str(rel_tol.numerator / rel_tol.denominator)) if inexact else sympy.Float("1e-15")
     return bool(diff <= _ZERO_TOL) or bool(diff <= tol * scale)
 
 
@@ -82,42 +84,42 @@ def _proportional(da, db, positive: bool) -> bool:
     return not positive or bool(ratio.is_positive)
 
 
-def _expr_equal(a, b) -> bool:
+def _expr_equal(a, b, rel_tol: Fraction) -> bool:
     if a == b:
         return True
     inexact = _has_float(a) or _has_float(b)
     if isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr):
         if not a.free_symbols and not b.free_symbols:
-            return _numbers_close(a, b, inexact)
+            return _numbers_close(a, b, inexact, rel_tol)
         if a.free_symbols != b.free_symbols:
             return False
         diff = sympy.simplify(a - b)
         if diff == 0:
             return True
-        return not diff.free_symbols and _numbers_close(diff, sympy.Integer(0), inexact)
+        return not diff.free_symbols and _numbers_close(diff, sympy.Integer(0), inexact, rel_tol)
     if isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq):
         return _proportional(a.lhs - a.rhs, b.lhs - b.rhs, positive=False)
     if isinstance(a, _INEQUALITIES) and isinstance(b, _INEQUALITIES):
         (da, strict_a), (db, strict_b) = _as_less_than(a), _as_less_than(b)
         return strict_a == strict_b and _proportional(da, db, positive=True)
     if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase):
-        return a.shape == b.shape and all(_expr_equal(x, y) for x, y in zip(a, b, strict=True))
+        return a.shape == b.shape and all(_expr_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, sympy.FiniteSet) and isinstance(b, sympy.FiniteSet):
         items_b = list(b.args)
         if len(a.args) != len(items_b):
             return False
         for x in a.args:
-            match = next((i for i, y in enumerate(items_b) if _expr_equal(x, y)), None)
+            match = next((i for i, y in enumerate(items_b) if _expr_equal(x, y, rel_tol)), None)
             if match is None:
                 return False
             del items_b[match]
         return True
     if isinstance(a, sympy.Interval) and isinstance(b, sympy.Interval):
-        return (a.left_open, a.right_open) == (b.left_open, b.right_open) and _expr_equal(a.start, b.start) and _expr_equal(a.end, b.end)
+        return (a.left_open, a.right_open) == (b.left_open, b.right_open) and _expr_equal(a.start, b.start, rel_tol) and _expr_equal(a.end, b.end, rel_tol)
     if isinstance(a, sympy.Set) and isinstance(b, sympy.Set):
         return bool(a.symmetric_difference(b) == sympy.EmptySet)
     if isinstance(a, sympy.Tuple) and isinstance(b, sympy.Tuple):
-        return len(a) == len(b) and all(_expr_equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_expr_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
     return False
 
 
@@ -138,8 +140,9 @@ def warm_up() -> None:
     parse.__wrapped__(r"\frac{x}{2}+\sqrt{3}")
 
 
-def symbolic_equal(pred: str, gt: str) -> bool:
-    """Whether two cleaned LaTeX answers denote the same object; unreadable input is False.
+def symbolic_equal(pred: str, gt: str, rel_tol: Fraction = REL_TOL) -> bool:
+    """Whether two cleaned LaTeX answers denote the same object (rounded decimals within `rel_tol`);
+    unreadable input is False.
 
     Raises TooBig for input over a size guard (the caller grades it incorrect under the rule "guard").
     """
@@ -149,7 +152,7 @@ def symbolic_equal(pred: str, gt: str) -> bool:
         logger.debug("symbolic path refused: %s", e)
         return False
     try:
-        return _expr_equal(_freeze_derivatives(a), _freeze_derivatives(b))
+        return _expr_equal(_freeze_derivatives(a), _freeze_derivatives(b), rel_tol)
     except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
         logger.debug("symbolic comparison failed: %s", e)
         return False

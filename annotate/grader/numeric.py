@@ -13,7 +13,7 @@ two that differ clearly at a point are not. `u(t)` is read both ways a reader (o
 product and an unknown function applied, and decides only where both readings agree. A literal division
 by zero (`\\frac{1}{0}`) is undefined, so it is not equal to anything finite.
 
-    python -c "from annotate.numeric import evaluate; print(evaluate(r'\\frac{\\sqrt{3}}{2}', {}))"
+    python -c "from annotate.grader.numeric import evaluate; print(evaluate(r'\\frac{\\sqrt{3}}{2}', {}))"
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ import random
 import re
 import string
 
+from annotate.grader import vocabulary as v
+
 MAX_POWER = 1000.0
 MAX_FACTORIAL = 170
 
 _TOKEN = re.compile(r"\s*(?:((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+(?![\d.]))?)|(\\[A-Za-z]+)|([A-Za-z])|(\S))", re.ASCII)
+# The functions of vocabulary.FUNCTIONS this evaluator computes (\\log is left to sympy: its base is unsaid).
 _FUNCS = {
     "\\sin": cmath.sin, "\\cos": cmath.cos, "\\tan": cmath.tan, "\\arcsin": cmath.asin,
     "\\arccos": cmath.acos, "\\arctan": cmath.atan, "\\ln": cmath.log, "\\exp": cmath.exp,
@@ -36,14 +39,9 @@ _FUNCS = {
 }
 # Greek letters read as variables (\\pi is the constant). A Greek letter before "(" is refused: \\Gamma(5),
 # \\zeta(2), \\delta(t) may name special functions.
-_GREEK = {
-    "\\" + name for name in (
-        "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
-        "varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Upsilon Phi Psi Omega"
-    ).split()
-}
+_GREEK = {"\\" + name for name in v.GREEK}
 # Accents that make a new variable name: \\dot{x} is not x.
-_ACCENTS = {"\\dot", "\\ddot", "\\hat", "\\bar", "\\tilde", "\\vec"}
+_ACCENTS = {"\\" + name for name in v.ACCENTS}
 _PRIMARY_START = set("([{") | {"\\frac", "\\sqrt", "\\pi", "\\binom"} | set(_FUNCS) | {"\\log"} | _GREEK | _ACCENTS
 
 

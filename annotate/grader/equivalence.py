@@ -1,0 +1,414 @@
+"""Answer equivalence: a named, ordered list of checks; the first that decides names the verdict's rule.
+
+`decide(pred, gt, symbolic)` compares two extracted answers, both normalised (annotate/grader/normalize.py).
+The answer checks look at the whole answers; then "name = value" is read, and the item checks walk the
+two sides (or, through the "structure" check, the items of a tuple, interval, set, list, `\\pm`, union or
+matrix). Each check returns True or False when it decides and None to pass the case on:
+
+    answer checks   string, words, choice
+    item checks     string, number, structure, words, primes, kind, unknowns, base, infinity, relation,
+                    symbols, numeric, symbolic
+
+Everything before "symbolic" runs in this process in microseconds without sympy: exact rationals
+(annotate/grader/numbers.py) and a small LaTeX evaluator (annotate/grader/numeric.py). "symbolic" parses
+both sides with latex2sympy2_extended (an ANTLR grammar: text becomes sympy objects; nothing is evaluated
+as Python) after `check_size` refuses inputs that could blow up; with `symbolic=False` it raises
+`NeedSymbolic` instead, so the caller can run it in a killable worker.
+
+A `Profile` names the checks to walk and their parameters (the relative tolerance of rounded decimals):
+another scorer is another profile, not a special case inside a check.
+
+    python -c "from annotate.grader.equivalence import decide; print(decide(r'\\dfrac{1}{2}', '0.5', False))"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from annotate.grader import vocabulary as v
+from annotate.grader.normalize import clean
+from annotate.grader.numbers import REL_TOL, numbers_equal, to_number
+from annotate.grader.numeric import Unsupported, numeric_equal
+from annotate.grader.scan import enclosed, split_top
+
+
+class NeedSymbolic(Exception):
+    """The fast path could not settle the comparison; the symbolic path must."""
+
+
+# ---------------------------------------------------------------- structure
+
+_MATRIX_RE = re.compile(r"^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
+_ROW_BREAK = re.compile(r"\\\\")
+
+
+def structure(s: str) -> tuple[str, list]:
+    """(kind, parts): 'matrix' (rows of cells), 'set', 'union', 'interval' (brackets + items), 'list', 'pm', 'atom'."""
+    m = _MATRIX_RE.match(s)
+    if m:
+        rows = [r for r in _ROW_BREAK.split(m.group(2)) if r.strip()]
+        return "matrix", [[c.strip() for c in r.split("&")] for r in rows]
+    if enclosed(s, "\\{", "\\}"):
+        return "set", split_top(s[2:-2], ",")
+    if enclosed(s, "{", "}") and len(split_top(s[1:-1], ",")) > 1:
+        return "set", split_top(s[1:-1], ",")
+    unions = split_top(s, "\\cup")
+    if len(unions) > 1:
+        return "union", unions
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
+        items = split_top(s[1:-1], ",")
+        if len(items) > 1 and all(items) and (enclosed(s, s[0], s[-1]) or enclosed("(" + s[1:-1] + ")", "(", ")")):
+            return "interval", [s[0] + s[-1], items]
+    items = split_top(s, ",")
+    if len(items) > 1 and all(items):
+        return "list", items
+    if items and items[0].count("\\pm") == 1 or s.startswith("\\pm"):
+        left, _, right = s.partition("\\pm")
+        left = left.strip() or "0"
+        return "pm", [f"{left}+{right}", f"{left}-{right}"]
+    if len(s) >= 2 and enclosed(s, "(", ")") and "," not in s:
+        return structure(s[1:-1].strip())
+    return "atom", [s]
+
+
+# ---------------------------------------------------------------- the sides of a comparison
+
+_GREEK_NAMES = "|".join(sorted(v.GREEK, key=len, reverse=True))
+# "x = 5", "\theta = \frac{\pi}{2}", "f(x) = ...", "x \in [1, 2]": a variable named on the left.
+_VAR_EQ = re.compile(
+    rf"^\s*(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?(?:\([A-Za-z]\))?\s*(?:=(?!=)|\\in(?![A-Za-z]))\s*(.+)$", re.S
+)
+# The left side of "name = value" in a gt: a name, not an expression (no digits outside subscripts,
+# no + or -), e.g. k, |AB|, A:B, f(x), (p,q), V_{1}:V_{2}, \frac{NO}{BO}.
+_NAME_LHS = re.compile(r"^[^=+\-<>]{1,40}$")
+_SUBSCRIPT = re.compile(r"_\{[^{}]*\}|_\w")
+_DIGIT = re.compile(r"\d")
+
+
+def _name_value(s: str) -> str | None:
+    """The value of "name = value" (one top-level =, a name on the left), None otherwise."""
+    parts = split_top(s, "=")
+    if len(parts) != 2 or not parts[1]:
+        return None
+    lhs = _SUBSCRIPT.sub("", parts[0])
+    if not _NAME_LHS.match(lhs) or _DIGIT.search(lhs):
+        return None
+    return parts[1]
+
+
+def strip_var(s: str) -> str:
+    """The value of "x = value" / "x \\in set"; s itself otherwise."""
+    m = _VAR_EQ.match(s)
+    return m.group(1).strip() if m else s
+
+
+def _sides(p: str, g: str) -> tuple[str, str]:
+    """The two things to compare once "name = value" is read: values, unless both sides are equations."""
+    if "=" not in g:
+        # "x \in [-2,7]" on either side is its set.
+        return strip_var(p), strip_var(g)
+    if "=" not in p and _name_value(g) is not None:
+        return p, _name_value(g)
+    if "=" in p and p.split("=")[0].strip() == g.split("=")[0].strip() and g.count("=") == 1:
+        return p.partition("=")[2].strip(), g.partition("=")[2].strip()
+    return p, g
+
+
+# ---------------------------------------------------------------- checks
+
+@dataclass(frozen=True)
+class Profile:
+    """Which checks decide, in which order, with which parameters."""
+
+    name: str
+    answer_checks: tuple[str, ...]  # on the whole answers, before "name = value" is read
+    item_checks: tuple[str, ...]  # on the two sides, and on the items of structured answers
+    rel_tol: Fraction = REL_TOL  # relative difference allowed when either side is a rounded decimal
+
+
+@dataclass
+class Case:
+    """One comparison as the checks see it: the raw answers, the cleaned sides, their plain-number values."""
+
+    pred: str
+    gt: str
+    p: str
+    g: str
+    profile: Profile
+    symbolic: bool
+
+    def __post_init__(self):
+        self.np_, self.ng = to_number(self.p), to_number(self.g)
+
+    def on(self, p: str, g: str) -> Case:
+        return Case(self.pred, self.gt, p, g, self.profile, self.symbolic)
+
+
+Check = Callable[[Case], "bool | tuple[bool, str] | None"]
+
+_CHOICE_RE = re.compile(r"^\(?([A-Ea-e])\)?$")
+_CHOICE_PRED_RE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^([A-E])$|^\(?([A-E])\)?[.:]?\s")
+# A letter in a font command (\mathcal{B}, \textbf{C}): the letter, for multiple-choice answers.
+_FONT_LETTER = re.compile(
+    v.commands_pattern(v.WORD_COMMANDS | v.STYLE_COMMANDS | v.ALPHABET_COMMANDS) + r"\s*\{\s*\(?([A-Za-z])\)?\s*\}"
+)
+_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]{3,}$")
+_WORDS_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")
+_TEXT_WRITTEN_RE = re.compile(v.commands_pattern(v.WORD_COMMANDS) + r"\s*\{")
+_CLOCK_RE = re.compile(r"^\d+:\d+$", re.ASCII)
+_PRIME_RE = re.compile(r"\\prime(?![A-Za-z])")
+_BASE_RE = re.compile(r"^(\d+)_\{?(\d+)\}?$", re.ASCII)
+_INFINITY_RE = re.compile(r"^([+-]?)\\infty$")
+# An equation or inequality: sympy reads it as a Relational, which never equals a number or expression.
+_COMPARISON_RE = re.compile(r"[<>=]|" + v.commands_pattern(v.RELATIONS))
+_RELATION_RE = re.compile(r"[<>=]|" + v.commands_pattern(v.RELATIONS | {"in", "mathbb", "emptyset", "varnothing", "infty"}))
+_CONSTANT_CMDS = re.compile(v.commands_pattern(v.FUNCTIONS | v.OPERATORS | v.CONSTANTS - {"hbar"} | {"dfrac"}))
+_FREE_SYMBOL = re.compile(r"\\[A-Za-z]+|[A-DF-HJ-Za-df-hj-z]")
+_GREEK_RE = re.compile(rf"\\({_GREEK_NAMES}|hbar)(?![A-Za-z])")
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+
+
+def _font_letter(s: str) -> str:
+    m = _FONT_LETTER.fullmatch(s)
+    return m.group(1) if m else s
+
+
+def same_string(c: Case) -> bool | None:
+    """Equal after normalisation (spaces aside)."""
+    return True if c.p.replace(" ", "") == c.g.replace(" ", "") else None
+
+
+def same_words(c: Case) -> bool | None:
+    """Text answers that differ only in letter case: \\text{No} and \\text{no}, "Yes" and "yes".
+
+    Either side must have been written as text (\\text{}, \\mathrm{}, ...) or the two differ only in the case
+    of their first letter (sentence capitalisation); "AB" and "ab" (two segments) stay different.
+    """
+    p, g = c.p, c.g
+    if not (_WORDS_RE.match(p) and _WORDS_RE.match(g)) or p.lower() != g.lower():
+        return None
+    written_as_text = bool(_TEXT_WRITTEN_RE.search(c.pred) or _TEXT_WRITTEN_RE.search(c.gt))
+    return True if written_as_text or p[1:] == g[1:] else None
+
+
+def same_choice(c: Case) -> bool | None:
+    """A multiple-choice gt (A-E) against a letter, "(B)", "B." or "B) ..."."""
+    m = _CHOICE_RE.match(_font_letter(c.g.strip()))
+    if not m:
+        return None
+    p = _CHOICE_PRED_RE.match(_font_letter(c.p.strip()).strip())
+    if not p:
+        return None
+    return (p.group(1) or p.group(2) or p.group(3)).upper() == m.group(1).upper()
+
+
+def same_number(c: Case) -> bool | None:
+    """Both sides plain numbers: exact, or within the profile's tolerance for a rounded decimal."""
+    if c.np_ is None or c.ng is None:
+        return None
+    return numbers_equal(c.np_, c.ng, c.profile.rel_tol)
+
+
+def same_structure(c: Case) -> tuple[bool, str] | None:
+    """Tuples, intervals, sets, lists, `\\pm`, unions and matrices, item by item (a gt tuple is ordered)."""
+    kp, partsp = structure(c.p)
+    kg, partsg = structure(c.g)
+    if kg == "atom" and kp == "atom":
+        return None
+    if kg == "matrix" or kp == "matrix":
+        if kg != kp or [len(r) for r in partsp] != [len(r) for r in partsg]:
+            return False, "structure"
+        return _all_equal(c, [x for r in partsp for x in r], [x for r in partsg for x in r])
+    if kg == "interval" and kp == "interval":
+        if partsg[0] != partsp[0] or len(partsg[1]) != len(partsp[1]):
+            return False, "structure"
+        return _all_equal(c, partsp[1], partsg[1])
+    unordered = {"set", "list", "pm", "union"}
+    if kg in unordered and kp in unordered | {"interval"} or kp in unordered and kg == "interval":
+        items_p = partsp[1] if kp == "interval" else partsp
+        items_g = partsg[1] if kg == "interval" else partsg
+        if kp == "interval" and kg != "list" or kg == "interval" and kp != "list":
+            return False, "structure"
+        items_p, items_g = [strip_var(x) for x in items_p], [strip_var(x) for x in items_g]
+        if kg == "interval":
+            # A gt tuple is ordered: "x = 2, y = 1" is not (1, 2).
+            if len(items_p) != len(items_g):
+                return False, "structure"
+            return _all_equal(c, items_p, items_g)
+        return _same_multiset(c, items_p, items_g)
+    if c.symbolic:
+        return None  # sympy reads both
+    if (kg == "atom" and _RELATION_RE.search(c.g)) or (kp == "atom" and _RELATION_RE.search(c.p)):
+        # A bare relation against a collection: only sympy can equate them (x \in [1,2] with [1,2]),
+        # unless what settles atoms without sympy (different unknowns) settles it.
+        return None
+    return False, "structure"
+
+
+def _all_equal(c: Case, ps: list[str], gs: list[str]) -> tuple[bool, str]:
+    rule = "string"
+    for a, b in zip(ps, gs, strict=True):
+        ok, r = compare(c.on(a, b))
+        if not ok:
+            return False, r
+        rule = r if r != "string" else rule
+    return True, rule
+
+
+def _same_multiset(c: Case, ps: list[str], gs: list[str]) -> tuple[bool, str]:
+    """Set equality: every predicted item matches a gt item and every gt item is matched (repeats allowed)."""
+    rule = "string"
+    matched = [False] * len(gs)
+    for a in ps:
+        for i, b in enumerate(gs):
+            ok, r = compare(c.on(a, b))
+            if ok:
+                rule = r if r != "string" else rule
+                matched[i] = True
+                break
+        else:
+            return False, "structure"
+    return all(matched), rule if all(matched) else "structure"
+
+
+def same_words_or_clock(c: Case) -> bool | None:
+    """Two words (or two clock times) compare as text, case-insensitively."""
+    p, g = c.p, c.g
+    if _WORD_RE.match(p) and _WORD_RE.match(g) or _CLOCK_RE.match(p) and _CLOCK_RE.match(g):
+        return p.replace(" ", "").lower() == g.replace(" ", "").lower()
+    return None
+
+
+def _primes(s: str) -> int:
+    return s.count("'") + len(_PRIME_RE.findall(s))
+
+
+def same_primes(c: Case) -> bool | None:
+    """E' is another point than E, f'(x) another function than f(x)."""
+    return False if _primes(c.p) != _primes(c.g) else None
+
+
+def same_kind(c: Case) -> bool | None:
+    """A word never equals a number."""
+    return False if _WORD_RE.match(c.p) and c.ng is not None or _WORD_RE.match(c.g) and c.np_ is not None else None
+
+
+def _has_free_symbol(s: str) -> bool:
+    """Whether s names an unknown: a letter other than e and i, or a command that is not a constant/operator."""
+    return bool(_FREE_SYMBOL.search(_CONSTANT_CMDS.sub(" ", s)))
+
+
+def same_unknowns(c: Case) -> bool | None:
+    """A plain number never equals an expression in unknowns (units were removed by clean)."""
+    if c.np_ is not None and _has_free_symbol(c.g) or c.ng is not None and _has_free_symbol(c.p):
+        return False
+    return None
+
+
+def same_base(c: Case) -> bool | None:
+    """A numeral in another base (52_8): its digits must match; the base subscript may be left out."""
+    base_p, base_g = _BASE_RE.match(c.p), _BASE_RE.match(c.g)
+    if not (base_p or base_g):
+        return None
+    digits_p = base_p.group(1) if base_p else c.p.replace(" ", "")
+    digits_g = base_g.group(1) if base_g else c.g.replace(" ", "")
+    same_base = not (base_p and base_g) or base_p.group(2) == base_g.group(2)
+    return digits_p == digits_g and same_base
+
+
+def same_infinity(c: Case) -> bool | None:
+    """Infinities by sign; an infinity is no finite number."""
+    inf_p, inf_g = _INFINITY_RE.match(c.p.replace(" ", "")), _INFINITY_RE.match(c.g.replace(" ", ""))
+    if inf_p and inf_g:
+        return (inf_p.group(1) == "-") == (inf_g.group(1) == "-")
+    if inf_p and c.ng is not None or inf_g and c.np_ is not None:
+        return False
+    return None
+
+
+def same_relation_kind(c: Case) -> bool | None:
+    """A relation never equals an expression (-x \\geq -1 vs a polynomial, 1+201 = 202 vs 202): sympy compares a
+    Relational with an Expr and finds them different; so do we, without it."""
+    p, g = c.p, c.g
+    if _COMPARISON_RE.search(p) and not _RELATION_RE.search(g) or _COMPARISON_RE.search(g) and not _RELATION_RE.search(p):
+        return False
+    return None
+
+
+def symbols(s: str) -> frozenset[str]:
+    """Unknowns named in s: Greek letters and single Latin letters outside command names (not e, i)."""
+    greek = {m.group(1) for m in _GREEK_RE.finditer(s)}
+    latin = set(_LATIN_RE.findall(_COMMAND_RE.sub(" ", s))) - v.CONSTANT_LETTERS
+    return frozenset(greek | latin)
+
+
+def same_symbols(c: Case) -> bool | None:
+    """Different unknowns (x vs t, \\omega vs s): not the same expression. (sympy would agree except on
+    identities such as x - x, which answers do not contain.)"""
+    return False if symbols(c.p) != symbols(c.g) else None
+
+
+def same_value(c: Case) -> bool | None:
+    """Closed forms, and expressions at two random points, by the numeric evaluator (None outside its subset)."""
+    try:
+        return numeric_equal(c.p, c.g)
+    except Unsupported:
+        return None
+
+
+def same_symbolic(c: Case) -> bool:
+    """sympy objects built by latex2sympy2_extended (only where the caller allows: a killable worker)."""
+    if not c.symbolic:
+        raise NeedSymbolic
+    from annotate.grader.symbolic import symbolic_equal
+
+    return symbolic_equal(c.p, c.g, c.profile.rel_tol)
+
+
+CHECKS: dict[str, Check] = {
+    "string": same_string,
+    "words": same_words,
+    "choice": same_choice,
+    "number": same_number,
+    "structure": same_structure,
+    "text": same_words_or_clock,
+    "primes": same_primes,
+    "kind": same_kind,
+    "unknowns": same_unknowns,
+    "base": same_base,
+    "infinity": same_infinity,
+    "relation": same_relation_kind,
+    "symbols": same_symbols,
+    "numeric": same_value,
+    "symbolic": same_symbolic,
+}
+
+DEFAULT = Profile(
+    "default",
+    answer_checks=("string", "words", "choice"),
+    item_checks=("string", "number", "structure", "text", "primes", "kind", "unknowns", "base", "infinity",
+                 "relation", "symbols", "numeric", "symbolic"),
+)
+
+
+def compare(c: Case) -> tuple[bool, str]:
+    """(equal, rule): the item checks of the profile, in order, on c's two sides."""
+    for name in c.profile.item_checks:
+        verdict = CHECKS[name](c)
+        if verdict is not None:
+            return verdict if isinstance(verdict, tuple) else (verdict, name)
+    return False, "structure"
+
+
+def decide(pred: str, gt: str, symbolic: bool, profile: Profile = DEFAULT) -> tuple[bool, str]:
+    """(equal, rule) for two extracted answers; raises NeedSymbolic when `symbolic` is False and it must."""
+    case = Case(pred, gt, clean(pred), clean(gt), profile, symbolic)
+    for name in profile.answer_checks:
+        verdict = CHECKS[name](case)
+        if verdict is not None:
+            return verdict if isinstance(verdict, tuple) else (verdict, name)
+    return compare(case.on(*_sides(case.p, case.g)))

@@ -1,0 +1,183 @@
+"""Grading: does a response's final answer equal the ground truth? Labeling, the PPO reward and eval share it.
+
+`grade(response, gt)` extracts the answer (annotate/grader/extract.py: the last \\boxed{}/\\fbox{}, else
+the documented forms models state answers in, each a named rule recorded in `Grade.extraction`),
+normalises the gt the same way, and compares (annotate/grader/equivalence.py). With `truncated=True` (the
+response was cut by the token limit) an answer read by an implicit rule (IMPLICIT_RULES: the last number,
+the last math, ...) is an intermediate result and is graded incorrect with rule "truncated". The fast
+path (strings, exact numbers, structure, the numeric evaluator) runs in this process in microseconds and
+never imports sympy. What it cannot settle goes to the symbolic path in a worker process with a hard
+wall-clock limit (annotate/grader/pool.py): a case past `timeout` has its worker killed and replaced, and
+is graded incorrect with `timed_out=True`. Model text is never evaluated as Python anywhere.
+
+`grade_many` streams (response, gt) pairs in input order with a bounded in-flight window and
+`num_workers` symbolic worker processes, started only when a case needs one. Cases with the same gt go
+to the same worker (whose parse cache then holds the gt), and a verdict is reused within the batch for a
+repeated (answer, gt) pair (the comparison depends on their normalised forms only).
+
+    python -c "from annotate.grader import grade; print(grade(r'so $\\boxed{\\dfrac{1}{2}}$', '0.5'))"
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from annotate.grader import pool as workers
+from annotate.grader.equivalence import NeedSymbolic, decide
+from annotate.grader.extract import IMPLICIT_RULES, extract, extract_gt
+from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig
+from annotate.grader.normalize import clean
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 5.0
+# Cases read ahead of the one being yielded, per worker: bounds memory on a 100k-response stream.
+_WINDOW_PER_WORKER = 256
+# Symbolic verdicts remembered per batch, by (normalised answer, normalised gt).
+_VERDICT_CACHE = 4096
+# Errors the fast path can raise on malformed input; the case is graded incorrect with rule "error".
+_FAST_ERRORS = (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError, RecursionError)
+
+
+@dataclass(frozen=True)
+class Grade:
+    correct: bool
+    extracted: str | None  # the final answer taken from the response (None: none found)
+    boxed: bool  # the response had a \boxed{...} / \fbox{...}
+    rule: str  # what decided: an equivalence check (equivalence.CHECKS), or no_answer, truncated, guard, error, timeout
+    seconds: float
+    timed_out: bool
+    extraction: str = "none"  # the extraction rule that read the answer (RULES), "none" if none did
+
+
+def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str | None, bool, str, str, str]:
+    """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt, extraction) for the symbolic path."""
+    start = time.perf_counter()
+    found = extract(response[-MAX_RESPONSE_CHARS:])
+    extracted, boxed, how = found.answer, found.boxed, found.rule
+    if extracted is None:
+        return Grade(False, None, boxed, "no_answer", time.perf_counter() - start, False, how)
+    if truncated and how in IMPLICIT_RULES:
+        return Grade(False, extracted, boxed, "truncated", time.perf_counter() - start, False, how)
+    gt_answer = extract_gt(gt)
+    if not extracted.strip() or not gt_answer.strip():
+        return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False, how)
+    try:
+        if len(extracted) > MAX_ANSWER_CHARS or len(gt_answer) > MAX_ANSWER_CHARS:
+            raise TooBig("answer length")
+        correct, rule = decide(extracted, gt_answer, symbolic=False)
+    except NeedSymbolic:
+        return extracted, boxed, extracted, gt_answer, how
+    except TooBig:
+        correct, rule = extracted.strip() == gt_answer.strip(), "guard"
+    except _FAST_ERRORS as e:
+        logger.debug("fast path failed on %r vs %r: %s", extracted[:80], gt_answer[:80], e)
+        correct, rule = False, "error"
+    return Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
+
+
+def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: bool = False) -> Grade:
+    """Grade one response; the symbolic path, when needed, runs in a helper process under `timeout`.
+
+    `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
+    """
+    fast = _fast(response, gt, truncated)
+    if isinstance(fast, Grade):
+        return fast
+    return next(_finish([(0, fast)], workers.single_pool(timeout) if workers.can_fork_workers() else None))
+
+
+def _finish(jobs: list[tuple[int, tuple]], pool: workers.SymbolicPool | None) -> Iterator[Grade]:
+    """Run pending symbolic jobs (in-process with no time limit only where no child can be started)."""
+    for job_id, (extracted, boxed, pred, gt, how) in jobs:
+        if pool is None:
+            start = time.perf_counter()
+            correct, rule = workers._symbolic_job(pred, gt)
+            yield Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
+            continue
+        pool.submit(job_id, pred, gt)
+        while True:
+            finished = {r[0]: r for r in pool.results()}
+            if job_id in finished:
+                _, correct, rule, seconds, timed_out = finished[job_id]
+                yield Grade(correct, extracted, boxed, rule, seconds, timed_out, how)
+                break
+
+
+def is_correct(response: str, gt: str) -> bool:
+    """Whether the response's final answer is equivalent to the ground truth."""
+    return grade(response, gt).correct
+
+
+def grade_many(
+    pairs: Iterable[tuple[str, str] | tuple[str, str, bool]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT
+) -> Iterator[Grade]:
+    """Grade (response, gt) or (response, gt, truncated) cases, yielding Grades in input order; reads
+    ahead a bounded window only. `truncated` is as in `grade`."""
+    if num_workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    window = _WINDOW_PER_WORKER * num_workers
+    pool = workers.SymbolicPool(num_workers, timeout) if workers.can_fork_workers() else None
+    slots: deque[list] = deque()  # [Grade | None, extracted, boxed, start, extraction]
+    verdicts: OrderedDict[tuple[str, str], tuple[bool, str, bool]] = OrderedDict()  # -> correct, rule, timed_out
+    waiting: dict[tuple[str, str], list[list]] = {}  # slots whose verdict a submitted job will give
+    keys: dict[int, tuple[str, str]] = {}  # job id -> verdict key
+    source = iter(pairs)
+    ids = itertools.count()
+    exhausted = False
+
+    def settle(key: tuple[str, str], correct: bool, rule: str, timed_out: bool) -> None:
+        verdicts[key] = (correct, rule, timed_out)
+        if len(verdicts) > _VERDICT_CACHE:
+            verdicts.popitem(last=False)
+        now = time.perf_counter()
+        for slot in waiting.pop(key):
+            slot[0] = Grade(correct, slot[1], slot[2], rule, now - slot[3], timed_out, slot[4])
+
+    try:
+        while True:
+            while not exhausted and len(slots) < window:
+                pair = next(source, None)
+                if pair is None:
+                    exhausted = True
+                    break
+                start = time.perf_counter()
+                fast = _fast(*pair)
+                if isinstance(fast, Grade):
+                    slots.append([fast])
+                    continue
+                extracted, boxed, pred, gt, how = fast
+                slot = [None, extracted, boxed, start, how]
+                slots.append(slot)
+                key = (clean(pred), clean(gt))
+                if key in verdicts:
+                    verdicts.move_to_end(key)
+                    correct, rule, timed_out = verdicts[key]
+                    slot[0] = Grade(correct, extracted, boxed, rule, time.perf_counter() - start, timed_out, how)
+                elif key in waiting:
+                    waiting[key].append(slot)
+                else:
+                    waiting[key] = [slot]
+                    if pool is None:
+                        settle(key, *workers._symbolic_job(pred, gt), False)
+                    else:
+                        job_id = next(ids)
+                        keys[job_id] = key
+                        pool.submit(job_id, pred, gt)
+            while slots and slots[0][0] is not None:
+                yield slots.popleft()[0]
+            if not slots:
+                if exhausted:
+                    return
+                continue
+            if exhausted or len(slots) >= window:
+                for job_id, correct, rule, _seconds, timed_out in pool.results():
+                    settle(keys.pop(job_id), correct, rule, timed_out)
+    finally:
+        if pool is not None:
+            pool.close()
