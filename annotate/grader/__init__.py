@@ -5,6 +5,8 @@
     grade_many(pairs, num_workers=...)  a stream of Grades in input order, symbolic cases in workers
     extract(response) -> Extraction     the final answer and the extraction rule that read it
     RewardPolicy, RECIPE, REWARD_POLICIES   what a graded response earns (a frozen value object)
+    Profile, PROFILES                   how answers are compared: "default" (ours) or "qwen" (the Qwen2.5-Math
+                                        scorer's numeric rules); `profile=` of grade, is_correct, grade_many
 
 Inside, by floor: vocabulary (the LaTeX and English words every reader uses), scan (the one bracket
 scanner), guards (size limits); numbers, normalize, numeric (exact numbers, normalisation, a small LaTeX
@@ -14,6 +16,7 @@ in workers) and pool (the workers); grading (grade, grade_many) and policy (rewa
     python -c "from annotate.grader import grade; print(grade(r'so $\\boxed{\\dfrac{1}{2}}$', '0.5'))"
 """
 
+from annotate.grader.equivalence import PROFILES, Profile
 from annotate.grader.extract import (
     IMPLICIT_RULES,
     RULES,
@@ -27,6 +30,7 @@ from annotate.grader.grading import DEFAULT_TIMEOUT, Grade, grade, grade_many, i
 from annotate.grader.policy import RECIPE, REWARD_POLICIES, RewardPolicy, gt_string
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "IMPLICIT_RULES", "RECIPE", "REWARD_POLICIES", "RULES", "Extraction", "Grade", "RewardPolicy",
+    "DEFAULT_TIMEOUT", "IMPLICIT_RULES", "PROFILES", "RECIPE", "REWARD_POLICIES", "RULES", "Extraction", "Grade",
+    "Profile", "RewardPolicy",
     "extract", "extract_answer", "extract_gt", "grade", "grade_many", "gt_string", "is_correct", "last_boxed",
 ]

@@ -4,7 +4,7 @@
 worker starts in milliseconds with sympy already imported by the parent). A job that runs past `timeout`
 has its worker killed and replaced and is reported with rule "timeout"; a worker that dies is replaced
 and its job reported with rule "error". Nothing here reads model text: a worker runs
-`equivalence.decide(pred, gt, symbolic=True)` on two extracted answers.
+`equivalence.decide(pred, gt, symbolic=True, profile)` on two extracted answers and the job's scorer profile.
 
     python -c "from annotate.grader.pool import SymbolicPool; p = SymbolicPool(1, 5.0); p.submit(0, r'\\log_2 8', '3'); print(p.results()); p.close()"
 """
@@ -19,7 +19,7 @@ import zlib
 from collections import deque
 from multiprocessing.connection import wait
 
-from annotate.grader.equivalence import decide
+from annotate.grader.equivalence import DEFAULT, Profile, decide
 from annotate.grader.guards import TooBig
 
 logger = logging.getLogger(__name__)
@@ -28,15 +28,15 @@ logger = logging.getLogger(__name__)
 _START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else None
 
 
-def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
+def _symbolic_job(pred: str, gt: str, profile: Profile = DEFAULT) -> tuple[bool, str]:
     try:
-        return decide(pred, gt, symbolic=True)
+        return decide(pred, gt, symbolic=True, profile=profile)
     except TooBig:
         return False, "guard"
 
 
 def _worker_main(conn) -> None:
-    """A symbolic worker: import sympy once, then answer (job_id, pred, gt) with (job_id, correct, rule)."""
+    """A symbolic worker: import sympy once, then answer (job_id, pred, gt, profile) with (job_id, correct, rule)."""
     import annotate.grader.symbolic  # noqa: F401 - pay sympy's import before the first job's clock starts
 
     conn.send(("ready",))
@@ -45,9 +45,9 @@ def _worker_main(conn) -> None:
             job = conn.recv()
         except EOFError:
             return
-        job_id, pred, gt = job
+        job_id, pred, gt, profile = job
         try:
-            correct, rule = _symbolic_job(pred, gt)
+            correct, rule = _symbolic_job(pred, gt, profile)
         except Exception as e:  # noqa: BLE001 - one malformed case must not take the worker down
             logger.debug("symbolic path failed: %r", e)
             correct, rule = False, "error"
@@ -84,10 +84,10 @@ class SymbolicPool:
         self.size, self.timeout = size, timeout
         self.ctx = mp.get_context(_START_METHOD)
         self.workers: list[_Worker] = []
-        self.queues: list[deque[tuple[int, str, str]]] = [deque() for _ in range(size)]
+        self.queues: list[deque[tuple[int, str, str, Profile]]] = [deque() for _ in range(size)]
 
-    def submit(self, job_id: int, pred: str, gt: str) -> None:
-        self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt))
+    def submit(self, job_id: int, pred: str, gt: str, profile: Profile = DEFAULT) -> None:
+        self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt, profile))
         if not self.workers:
             if _START_METHOD == "fork":
                 # Import sympy and warm the LaTeX parser once here, so that every forked worker (and
@@ -104,9 +104,9 @@ class SymbolicPool:
                 queue = self.queues[i] or max(self.queues, key=len)
                 if not queue:
                     return
-                job_id, pred, gt = queue.popleft()
-                w.conn.send((job_id, pred, gt))
-                w.job, w.started = job_id, time.perf_counter()
+                job = queue.popleft()
+                w.conn.send(job)
+                w.job, w.started = job[0], time.perf_counter()
 
     def results(self) -> list[tuple[int, bool, str, float, bool]]:
         """Block until something finishes; return [(job_id, correct, rule, seconds, timed_out)]."""
