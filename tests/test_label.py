@@ -228,6 +228,20 @@ def test_bad_input_exits_2_naming_file_line_and_key(tmp_path, bad_line, message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.jsonl"]  # no output, no temp file, no stats
 
 
+def test_scorer_profile_qwen_labels_as_the_originals_numeric_rules(tmp_path):
+    # 3.1416 and 500 against gt 5 / 3.14159: the qwen profile's 1e-4 and 100x rules; -124 stays wrong in both.
+    records = [sample(0, [r"\boxed{3.1416}", r"\boxed{-124}"], gt="3.14159"),
+               sample(1, [r"\boxed{500}", r"\boxed{-124}", "so it is 0.05"], gt="5"),
+               sample(2, [r"\boxed{-124}"], gt="-123")]
+    ours, ours_stats = label(tmp_path, records)
+    compat, compat_stats = label(tmp_path, records, scorer_profile="qwen")
+    assert [r["rewards"] for r in ours] == [[-0.5, -0.5], [-0.5, -0.5, -1.0], [-0.5]]
+    assert [r["rewards"] for r in compat] == [[1.0, -0.5], [1.0, -0.5, 1.0], [-0.5]]
+    assert (ours_stats["scorer_profile"], compat_stats["scorer_profile"]) == ("default", "qwen")
+    with pytest.raises(ConfigError, match="scorer_profile must be one of default, qwen"):
+        LabelArgs(dataset_name_or_path="s.jsonl", output_dir="l.jsonl", scorer_profile="qwen2")
+
+
 def test_grader_dev_corpus_gets_the_rewards_its_labels_imply(tmp_path, shared_dir):
     # The corpus's (response, gt, label) cases as samples records: up to 8 responses per gt.
     cases = [json.loads(line) for path in sorted((shared_dir / "grader_dev").glob("*.jsonl"))
