@@ -66,10 +66,12 @@ PAIRS = Schema("pairs", ("prompt", "chosen", "rejected"))
 # SFT: the warm-up's worked solutions; RAFT: the best correct response per prompt, with its reward.
 SFT = Schema("sft", ("idx", "prompt", "completion"))
 RAFT = Schema("raft", SFT.required + ("reward",))
+# Eval: one record per problem; ``scores`` by our grader, ``scores_compat`` by its ``qwen`` profile (the
+# scorer of the original's published table), ``disagrees`` when the two differ on any response.
 EVAL = Schema(
     "eval",
-    ("idx", "problem", "gt", "prompt", "responses", "preds", "scores"),
-    lists=("responses", "preds", "scores"),
+    ("idx", "problem", "gt", "prompt", "responses", "preds", "scores", "scores_compat", "disagrees"),
+    lists=("responses", "preds", "scores", "scores_compat"),
 )
 
 
@@ -82,6 +84,8 @@ ITEM_TYPES: dict[str, tuple[type, ...]] = {
     "rewards": (int, float),
     "correct": (bool,),
     "extracted": (str, type(None)),
+    "scores": (bool,),
+    "scores_compat": (bool,),
 }
 
 
