@@ -69,7 +69,10 @@ class SampleArgs:
     eos_ids: list[int] = field(default_factory=list, metadata={"help": "extra stop token ids (Online-DPO-R1's flag)"})
     stop_at_end_of_turn: bool = field(
         default=True,
-        metadata={"help": "chat prompts also stop at the template's end-of-turn token (base models need it)"},
+        metadata={"help": "chat prompts also stop at the template's end-of-turn token (<|im_end|>): a base model "
+                          "whose eos is another token (Qwen2.5-Math-7B: <|endoftext|>) writes on past the end of "
+                          "its turn, inventing the next one; false stops at the model's eos only, as the original "
+                          "recipe's gen_hf.py (the 7B recipe configs)"},
     )
     batch_size: int = field(default=16, metadata={"help": "hf engine: prompts per generate call (each x K)"})
     dtype: str = field(default="auto", metadata={"help": "model dtype: auto, bfloat16, float16, float32"})

@@ -139,6 +139,7 @@ ORIGINAL_RUN = {
     "sample.top_p": 1.0,
     "sample.max_new_tokens": 4096,  # gen_hf.py's default, with the model's 4096-token context
     "sample.max_model_len": 4096,
+    "sample.stop_at_end_of_turn": False,  # vLLM's stop_token_ids=[tokenizer.eos_token_id] + eos_ids ([])
     "label.reward_policy": "recipe",
     "label.reward_correct": 1.0,
     "label.reward_wrong": -0.5,

@@ -143,6 +143,67 @@ def test_a_base_tokenizers_eos_does_not_stop_a_chat_turn(endoftext_model_dir):
     assert {c.finish_reason for row in outputs for c in row} == {"stop"}
 
 
+REPO = Path(__file__).resolve().parent.parent
+RECIPES_7B = sorted((REPO / "configs").glob("qwen25_math_7b_*.yaml"))
+
+
+def stage_args(recipe: Path, stage: str, overrides: list[str]):
+    """The arguments ``stage`` runs with under the run config ``recipe`` (the driver's flags, then its section's)."""
+    from eval_math.evaluate import EvalArgs
+    from generation.sample import SampleArgs
+    from pipeline.config import driver_flags, flags, load_config, stage_flags
+
+    config = load_config(str(recipe), overrides)
+    (args,) = parse_config([{"sample": SampleArgs, "eval": EvalArgs}[stage]],
+                           flags(driver_flags(config, stage)) + stage_flags(config, stage))
+    return args
+
+
+@pytest.fixture(scope="module")
+def endoftext_tokenizer(endoftext_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(endoftext_model_dir)
+
+
+@pytest.mark.parametrize("recipe", RECIPES_7B, ids=lambda p: p.name)
+def test_7b_recipes_stop_sampling_at_the_tokenizers_eos_only_unless_told(recipe, endoftext_model_dir,
+                                                                         endoftext_tokenizer):
+    """As the original's gen_hf.py (vLLM stop_token_ids=[tokenizer.eos_token_id]): a base model's
+    <|im_end|> does not end its response; sample.stop_at_end_of_turn=true makes it. Evaluation stops at
+    <|im_end|> in both, as the original's math_eval.py (stop_token_ids [151645, 151643] for Qwen2 models)."""
+    from eval_math.evaluate import stop_strings
+    from generation.engines import eos_token_ids
+
+    tokenizer = endoftext_tokenizer
+    model = [f"model_name_or_path={endoftext_model_dir}"]
+    assert stage_args(recipe, "sample", model).stops(tokenizer) == []
+    assert eos_token_ids(str(endoftext_model_dir), tokenizer) == {ENDOFTEXT_ID}  # what the engines stop at
+    assert stage_args(recipe, "sample", [*model, "sample.stop_at_end_of_turn=true"]).stops(tokenizer) == [IM_END]
+    assert stop_strings(tokenizer, stage_args(recipe, "eval", model)) == [IM_END]
+
+
+@pytest.mark.parametrize("end_of_turn, finish", [(None, "length"), ("true", "stop")])
+def test_the_r1_zero_recipe_samples_past_an_end_of_turn(endoftext_model_dir, tmp_path, end_of_turn, finish):
+    """sample.py with the recipe's sample section on the real-vocabulary model, whose habit is to write
+    ``\\boxed{d}`` or nothing and then <|im_end|>, and whose tokenizer's eos is <|endoftext|>."""
+    from generation.sample import main, shard_path
+
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"idx": i, "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(3)])
+    overrides = [f"model_name_or_path={endoftext_model_dir}", f"prompts=[{prompts}]", "sample.engine=hf",
+                 "sample.K=4", "sample.max_new_tokens=16", f"runs_dir={tmp_path}", "iterations=1"]
+    if end_of_turn:
+        overrides.append(f"sample.stop_at_end_of_turn={end_of_turn}")
+    args = stage_args(REPO / "configs/qwen25_math_7b_dpo.yaml", "sample", overrides)
+    main(args)
+    records = read_records(shard_path(args.output_dir, 0, 1), SAMPLES)
+    assert {reason for r in records for reason in r["finish_reasons"]} == {finish}
+    lengths = [n for r in records for n in r["num_tokens"]]
+    # eos only: every response runs to the cap; else each stops at its <|im_end|> (after \\boxed{d}: 6 tokens)
+    assert set(lengths) <= ({16} if finish == "length" else {1, 6})
+
+
 @pytest.mark.parametrize("declared_eos", [IM_END, ENDOFTEXT])
 def test_training_appends_the_end_of_turn_token(model_dir, endoftext_model_dir, tmp_path, declared_eos):
     """DPO appends the eos of the trainer config (the recipes: <|im_end|>, where generation stopped)
