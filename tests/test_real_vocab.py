@@ -148,15 +148,13 @@ RECIPES_7B = sorted((REPO / "configs").glob("qwen25_math_7b_*.yaml"))
 
 
 def stage_args(recipe: Path, stage: str, overrides: list[str]):
-    """The arguments ``stage`` runs with under the run config ``recipe`` (the driver's flags, then its section's)."""
-    from eval_math.evaluate import EvalArgs
-    from generation.sample import SampleArgs
-    from pipeline.config import driver_flags, flags, load_config, stage_flags
+    """The arguments ``stage`` runs with under the run config ``recipe`` (the driver's flags, then its section's):
+    one dataclass instance, or a tuple for a trainer."""
+    from pipeline.config import driver_flags, expand, flags, load_config, stage_flags
 
-    config = load_config(str(recipe), overrides)
-    (args,) = parse_config([{"sample": SampleArgs, "eval": EvalArgs}[stage]],
-                           flags(driver_flags(config, stage)) + stage_flags(config, stage))
-    return args
+    config = expand(load_config(str(recipe), overrides))
+    parsed = parse_config(config.stage(stage).dataclasses(), flags(driver_flags(config, stage)) + stage_flags(config, stage))
+    return parsed[0] if len(parsed) == 1 else parsed
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +200,43 @@ def test_the_r1_zero_recipe_samples_past_an_end_of_turn(endoftext_model_dir, tmp
     lengths = [n for r in records for n in r["num_tokens"]]
     # eos only: every response runs to the cap; else each stops at its <|im_end|> (after \\boxed{d}: 6 tokens)
     assert set(lengths) <= ({16} if finish == "length" else {1, 6})
+
+
+def test_the_released_sft_recipe_starts_from_a_local_model_of_its_shape(model_dir, tmp_path):
+    """configs/qwen25_math_7b_dpo_from_released_sft.yaml starts from RLHFlow/Qwen2.5-7B-SFT, which cannot load
+    here (no Hub): its loading path on a local Qwen2 model with Qwen2.5's vocabulary, named by an override."""
+    from dpo_iteration import dpo
+    from generation.sample import main as sample_main
+    from generation.sample import shard_path
+    from pipeline.config import driver_flags, expand, load_config, missing_inputs, trainer_problems
+
+    recipe = REPO / "configs/qwen25_math_7b_dpo_from_released_sft.yaml"
+    assert load_config(str(recipe)).model_name_or_path == "RLHFlow/Qwen2.5-7B-SFT"
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"idx": i, "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(2)])
+    overrides = [f"model_name_or_path={model_dir}", f"runs_dir={tmp_path}", "iterations=1", f"prompts=[{prompts}]",
+                 "num_gpus=0", "train.bf16=false", "sample.engine=hf", "sample.K=2", "sample.max_new_tokens=8"]
+    config = expand(load_config(str(recipe), overrides))
+    assert missing_inputs(config) == [] and trainer_problems(config) == []
+    # The driver hands the model to iteration 0's evaluation and to iteration 1's sampling and training.
+    out = driver("--dry_run", "--config", str(recipe), *overrides)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for stage in ("0: eval", "1: generation", "1: train"):
+        (line,) = [line for line in out.stdout.splitlines() if line.startswith(f"iteration {stage}: ")]
+        assert f"--model_name_or_path {model_dir} " in line, line
+    # Sampling loads it with the recipe's sample section (the hf engine here) ...
+    sample_args = stage_args(recipe, "sample", overrides)
+    sample_main(sample_args)
+    records = read_records(shard_path(sample_args.output_dir, 0, 1), SAMPLES)
+    assert [len(r["responses"]) for r in records] == [2, 2]
+    # ... and the DPO trainer with the recipe's train section (configs/dpo/qwen25_math_7b.yaml).
+    write_jsonl(driver_flags(config, "train")["train_file"], [{
+        "idx": 0, "prompt": records[0]["prompt"], "chosen": "\\boxed{1}", "rejected": "", "chosen_reward": 1.0,
+        "rejected_reward": -1.0, "margin": 2.0}])
+    script_args, train_config = stage_args(recipe, "train", overrides)
+    trainer, facts = dpo.build_trainer(script_args, train_config)
+    assert facts["eos_token"] == IM_END and trainer.model.config.vocab_size == QWEN25_VOCAB_SIZE
+    assert (train_config.learning_rate, train_config.beta, train_config.label_smoothing) == (5e-7, 0.1, 0.1)
 
 
 @pytest.mark.parametrize("declared_eos", [IM_END, ENDOFTEXT])
