@@ -63,7 +63,7 @@ LABELED = Schema(
 # TRL's preference keys, as in the original's pairs; annotate/pairs.py also writes ``idx``,
 # ``chosen_reward``, ``rejected_reward`` and ``margin``.
 PAIRS = Schema("pairs", ("prompt", "chosen", "rejected"))
-# SFT: the warm-up's worked solutions; RAFT: the best correct response per prompt, with its reward.
+# SFT: the warm-up's worked solutions; RAFT: one correct response per prompt (drawn uniformly), with its reward.
 SFT = Schema("sft", ("idx", "prompt", "completion"))
 RAFT = Schema("raft", SFT.required + ("reward",))
 # Eval: one record per problem; ``scores`` by our grader, ``scores_compat`` by its ``qwen`` profile (the
