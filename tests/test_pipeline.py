@@ -292,6 +292,33 @@ def test_a_dry_run_prints_every_stage_and_creates_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "files, sections, to_run",
+    [
+        # Where a killed run can stop: label.py writes labeled.jsonl, then its stats section; pairs.py
+        # likewise. A file without its section is unfinished, and so is everything after it.
+        ([], [], ["label", "pairs"]),
+        (["labeled.jsonl"], [], ["label", "pairs"]),
+        (["labeled.jsonl"], ["label"], ["pairs"]),
+        (["labeled.jsonl", "pairs.jsonl"], ["label"], ["pairs"]),
+        (["labeled.jsonl", "pairs.jsonl"], ["label", "pairs"], []),
+    ],
+)
+def test_label_and_pairs_are_whole_only_with_their_file_and_their_stats_section(tmp_path, files, sections, to_run):
+    """The driver's resume rule, as a dry run over an iteration killed between writing a file and its section."""
+    folder = tmp_path / "micro" / "iter_1"
+    folder.mkdir(parents=True)
+    for name in ("audit.json", "samples.jsonl", *files):
+        (folder / name).write_text("{}\n")
+    write_json(folder / "stats.json", {"audit": {}, **{section: {"prompts": 1} for section in sections}})
+    out = driver("--dry_run", "--config", MICRO, f"runs_dir={tmp_path}", "iterations=1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    ran = [line.split(": ")[1] for line in out.stdout.splitlines() if line.startswith("iteration 1: ")]
+    assert ran == [*to_run, "train", "eval"]
+    for stage in {"label", "pairs"} - set(to_run):
+        assert f"iteration 1: {stage}: skipped" in out.stderr
+
+
 def test_driver_help_and_keys():
     out = driver("--help")
     assert out.returncode == 0 and "bash run_iter_dpo.sh --config" in out.stdout
