@@ -4,14 +4,20 @@
 #
 #   bash run_iter_dpo.sh                                         # set-up + the CPU demo (configs/demo.yaml)
 #   bash run_iter_dpo.sh --config configs/qwen25_math_7b_dpo.yaml
-#   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train_overrides.beta=0.2
-#   bash run_iter_dpo.sh --keys                                  # every config key, its default and meaning
+#   bash run_iter_dpo.sh --config configs/demo.yaml run_name=demo_b iterations=4 train.beta=0.2 sample.K=4
+#   bash run_iter_dpo.sh --keys                                  # every key, section by section, default and help
+#   bash run_iter_dpo.sh --dry_run --config configs/qwen25_math_7b_dpo.yaml   # print each stage's command
 #
-# Overrides are key=value (strings as written, other values as YAML: K=4, prompts=[a.jsonl,b.jsonl]) or
-# section.key=value for the *_overrides sections, whose entries become the stage's flags. Paths are
-# relative to the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
+# A run config (configs/*.yaml; pipeline/config.py) has the loop's keys and one section per stage
+# (build, warmup, audit, sample, merge, label, pairs, train, eval) whose keys are that stage's own flags:
+# each section becomes its stage's command line. Overrides are key=value (strings as written, other
+# values as YAML: iterations=4, prompts=[a.jsonl,b.jsonl]) or section.key=value. Paths are relative to
+# the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
 # config.yaml, manifest.json, iter_<i>/{audit.json, shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
 # stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
+#
+# --dry_run prints the command of every stage the run would start (those whose output is not there yet)
+# and runs, records and creates nothing.
 #
 # Started again with the same config, a run continues where it stopped: a stage whose complete output
 # exists is skipped (and says so); stages write atomically, so nothing is lost or doubled. A failed shard
@@ -26,7 +32,7 @@ log() {
   local line
   line="$(date +%H:%M:%S) run_iter_dpo: $*"
   echo "$line" >&2
-  if [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then echo "$line" >>"$RUN_DIR/driver.log"; fi
+  if ((!DRY_RUN)) && [[ -n ${RUN_DIR:-} && -d $RUN_DIR ]]; then echo "$line" >>"$RUN_DIR/driver.log"; fi
 }
 die() { log "error: $*"; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -36,12 +42,14 @@ ARGV="$*"
 cd "$(dirname "$0")"
 CONFIG=configs/demo.yaml
 OVERRIDES=()
+DRY_RUN=0
 while (($#)); do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --config) (($# >= 2)) || die "--config needs a file"; CONFIG=$2; shift 2 ;;
     --config=*) CONFIG=${1#--config=}; shift ;;
     --keys) KEYS=1; shift ;;
+    --dry_run) DRY_RUN=1; shift ;;
     *=*) OVERRIDES+=("$1"); shift ;;
     *) die "unexpected argument '$1': expected --config FILE or key=value (see --help)" ;;
   esac
@@ -49,34 +57,38 @@ done
 # A config path is the caller's: relative to where they ran this from, unless it only exists here.
 if [[ $CONFIG != /* && -f $CALLER_DIR/$CONFIG ]]; then CONFIG=$CALLER_DIR/$CONFIG; fi
 
-bash setup.sh
+bash setup.sh >&2  # stdout is for --keys and --dry_run
 TRAIN_PY=${TRAIN_PYTHON:-.venv/bin/python}
 source common/gen_python.sh
 GEN_PY=$(gen_python .)
 export GEN_PYTHON=$GEN_PY  # generation/launch.sh's interpreter
 helper() { "$TRAIN_PY" -m pipeline "$@"; }
+record() { if ((!DRY_RUN)); then helper "$@"; fi; }  # what a run writes down: nothing in a dry run
 if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
 
 # Validate the config (before any model loads) and write runs/<run_name>/config.yaml; then take its
 # settings as shell variables. A bad config ends here with one line.
-settings=$(helper resolve --config "$CONFIG" "${OVERRIDES[@]}") || exit 2
+resolve=(resolve --config "$CONFIG")
+if ((DRY_RUN)); then resolve+=(--dry_run); fi
+settings=$(helper "${resolve[@]}" "${OVERRIDES[@]}") || exit 2
 eval "$settings"
 if ((NUM_GPUS == 0)); then export CUDA_VISIBLE_DEVICES=""; fi  # num_gpus: 0 means no stage uses a GPU
 LAUNCH_ARGS=() PLACEMENT=""
 if [[ $LAUNCHER == slurm ]]; then
   # launcher: slurm (resolve checked the allocation): this driver runs on the first node; generation,
   # training and evaluation run as srun steps over NUM_NODES nodes (common/slurm.sh). Grading stays here,
-  # its pool sized to this node's cores unless label_workers says otherwise.
+  # its pool sized to this node's cores unless the label section sets num_workers.
   source common/slurm.sh
   LAUNCH_ARGS=(--srun --nodes "$NUM_NODES" --tasks_per_node "$GEN_TASKS_PER_NODE")
   PLACEMENT=" on each of $NUM_NODES node(s) of SLURM job $SLURM_JOB_ID"
-  if ((LABEL_WORKERS == 0)); then LABEL_WORKERS=${SLURM_CPUS_ON_NODE:-$(nproc)}; fi
 fi
 
 # One driver per run directory. Stages inherit the lock, so a stage left running by a killed driver
 # still holds it and a second start cannot double its work.
-exec 9>>"$RUN_DIR/.lock"
-flock -w 5 9 || die "$RUN_DIR is in use by another run_iter_dpo.sh (or a stage it started is still running)"
+if ((!DRY_RUN)); then
+  exec 9>>"$RUN_DIR/.lock"
+  flock -w 5 9 || die "$RUN_DIR is in use by another run_iter_dpo.sh (or a stage it started is still running)"
+fi
 
 SESSION=""
 on_exit() {
@@ -87,9 +99,11 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-helper begin "$RUN_DIR" --argv="$ARGV" --gen_python="$GEN_PY"  # with '=': argparse takes '--config=x' as a value
-SESSION=1
-if ((RESUMED)); then
+record begin "$RUN_DIR" --argv="$ARGV" --gen_python="$GEN_PY"  # with '=': argparse takes '--config=x' as a value
+if ((!DRY_RUN)); then SESSION=1; fi
+if ((DRY_RUN)); then
+  log "dry run of $RUN_DIR: each stage still to run is printed, nothing runs"
+elif ((RESUMED)); then
   log "resuming $RUN_DIR (config unchanged)"
   # Stages write to .<name>.<random>.tmp and rename when done; a killed one leaves its temporary file.
   stale=$(find "$RUN_DIR" -name '.*.tmp' -type f -print -delete | wc -l)
@@ -108,13 +122,14 @@ skip() { log "iteration $1: $2: skipped, $3 is complete"; }
 run() {
   local stage=$1 iter=$2 start status=0 logfile
   shift 2
+  if ((DRY_RUN)); then echo "iteration $iter: $stage: $*"; return; fi
   logfile=$RUN_DIR/iter_$iter/logs/$stage.log
   mkdir -p "${logfile%/*}"
   log "iteration $iter: $stage: $*"
   start=$(now_us)
   "$@" 2>&1 | tee -a "$logfile" || status=$?
   ((status == 0)) || die "iteration $iter: stage '$stage' failed (exit $status); its log: $logfile"
-  helper time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
+  record time "$RUN_DIR" "$iter" "$stage" "$(( $(now_us) - start ))e-6"
 }
 
 # trainer SCRIPT ARGS...: one process on CPU; accelerate over the GPUs otherwise; under SLURM, accelerate on
@@ -137,11 +152,8 @@ evaluate() {  # ITERATION MODEL
   if [[ -f $dir/summary.json ]]; then skip "$1" eval "$dir/summary.json"; return; fi
   local spread=()
   if [[ $LAUNCHER == slurm ]]; then spread=(spread_eval); fi
-  run eval "$1" "${spread[@]}" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" \
-    --data_names "$EVAL_DATA_NAMES" --data_dir "$EVAL_DATA_DIR" --output_dir "$dir" \
-    --prompt_type "$EVAL_PROMPT_TYPE" --n_sampling 1 \
-    --temperature 0 --max_tokens_per_call "$EVAL_MAX_TOKENS" --seed "$SEED" --engine "$EVAL_ENGINE" \
-    "${EVAL_ARGS[@]}"
+  run eval "$1" "${spread[@]}" "$GEN_PY" eval_math/evaluate.py --model_name_or_path "$2" --output_dir "$dir" \
+    --seed "$SEED" "${EVAL_ARGS[@]}"
 }
 
 # spread_eval PYTHON evaluate.py ARGS...: under SLURM, the benchmarks first spread over srun tasks, one per
@@ -167,9 +179,8 @@ generate() {
   done
   if ((${#todo[@]} == 0)); then return; fi
   run generation "$iter" bash generation/launch.sh --world_size "$NUM_SHARDS" --shards "${todo[*]}" \
-    --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" --K "$K" \
-    --temperature "$TEMPERATURE" --top_p "$TOP_P" --max_new_tokens "$MAX_NEW_TOKENS" --seed "$((SEED + iter))" \
-    --engine "$ENGINE" --prompt_type "$PROMPT_TYPE" "${LAUNCH_ARGS[@]}" "${GENERATION_ARGS[@]}"
+    "${LAUNCH_ARGS[@]}" --model_name_or_path "$2" --dataset_name_or_path "$3" --output_dir "$dir/shards" \
+    --seed "$((SEED + iter))" "${SAMPLE_ARGS[@]}"
 }
 
 # Iteration 0: the demo's model and task, the optional SFT warm-up, and the starting model's evaluation.
@@ -178,11 +189,10 @@ if ((BUILD_DEMO)); then
     skip 0 assets "$ASSETS_DIR/DONE"
   else
     run assets 0 "$TRAIN_PY" demo/build.py --output_dir "$ASSETS_DIR" --seed "$SEED" --iterations "$ITERATIONS" \
-      --num_test "$DEMO_NUM_TEST" --num_sft "$DEMO_NUM_SFT" --num_iter_prompts "$DEMO_NUM_ITER_PROMPTS" \
-      "${DEMO_ARGS[@]}"
+      "${BUILD_ARGS[@]}"
   fi
 fi
-if ! helper check "$RUN_DIR"; then
+if ((!DRY_RUN)) && ! helper check "$RUN_DIR"; then
   # Nothing has run on a first start that built no demo: forget its config, so that the next start may
   # correct it instead of being refused as a different experiment.
   if ((!RESUMED && !BUILD_DEMO)); then rm -f "$RUN_DIR/config.yaml"; fi
@@ -190,23 +200,22 @@ if ! helper check "$RUN_DIR"; then
 fi
 
 POLICY=$MODEL
-if [[ -n $WARMUP_CONFIG ]]; then
+if ((WARMUP)); then
   POLICY=$RUN_DIR/iter_0/model
   if [[ -d $POLICY ]]; then
     skip 0 warmup "$POLICY"
   else
-    run warmup 0 trainer dpo_iteration/sft.py "$WARMUP_CONFIG" --model_name_or_path "$MODEL" \
-      --train_file "$WARMUP_DATA" --output_dir "$POLICY" --seed "$SEED" "${WARMUP_ARGS[@]}"
+    run warmup 0 trainer dpo_iteration/sft.py "${WARMUP_ARGS[@]}" --model_name_or_path "$MODEL" \
+      --output_dir "$POLICY" --seed "$SEED"
   fi
 fi
 INITIAL=$POLICY
 evaluate 0 "$POLICY"
-helper report "$RUN_DIR" --initial_model "$MODEL"
+record report "$RUN_DIR" --initial_model "$MODEL"
 
 for ((i = 1; i <= ITERATIONS; i++)); do
   dir=$RUN_DIR/iter_$i
   prompts=${PROMPT_FILES[i - 1]}
-  mkdir -p "$dir"
 
   # The ground-truth audit (annotate/audit.py): prompts whose gt the grader cannot tell from a near miss
   # are left out of this iteration's labels; too many of them stop the run here, before sampling.
@@ -214,7 +223,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
     skip "$i" audit "$dir/audit.json"
   else
     run audit "$i" "$TRAIN_PY" annotate/audit.py --dataset_name_or_path "$prompts" --output_file "$dir/audit.json" \
-      --max_fail_share "$AUDIT_MAX_FAIL_SHARE"
+      "${AUDIT_ARGS[@]}"
   fi
 
   if [[ -f $dir/samples.jsonl ]]; then
@@ -229,38 +238,35 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   if [[ -f $dir/labeled.jsonl ]] && helper has_stats "$dir/stats.json" label; then
     skip "$i" label "$dir/labeled.jsonl"
   else
-    workers=()
-    if ((LABEL_WORKERS)); then workers=(--num_workers "$LABEL_WORKERS"); fi
     run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
-      --output_dir "$dir/labeled.jsonl" --reward_policy "$REWARD_POLICY" --audit_file "$dir/audit.json" \
-      "${workers[@]}" "${LABEL_ARGS[@]}"
+      --output_dir "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
   fi
 
-  if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl; else data=$dir/pairs.jsonl; fi
+  # DPO trains on pairs; RAFT fine-tunes (sft.py) on one correct response per prompt.
+  if [[ $ALGORITHM == raft ]]; then data=$dir/raft.jsonl choose=(--choose_type raft); else data=$dir/pairs.jsonl choose=(); fi
   if [[ -f $data ]] && helper has_stats "$dir/stats.json" pairs; then
     skip "$i" pairs "$data"
   else
     run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_dir "$data" \
-      --choose_type "$CHOOSE_TYPE" --seed "$SEED" "${PAIRS_ARGS[@]}"
+      "${choose[@]}" --seed "$SEED" "${PAIRS_ARGS[@]}"
   fi
 
   if [[ -d $dir/model ]]; then
     skip "$i" train "$dir/model"
   elif [[ $ALGORITHM == raft ]]; then
-    run train "$i" trainer dpo_iteration/sft.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
-      --output_dir "$dir/model" --seed "$SEED" "${TRAIN_ARGS[@]}"
-  else
-    reference=(--ref_policy "$REF_POLICY")
-    if [[ $REF_POLICY == initial ]]; then reference+=(--initial_model_name_or_path "$INITIAL"); fi
-    run train "$i" trainer dpo_iteration/dpo.py "$TRAIN_CONFIG" --model_name_or_path "$POLICY" --train_file "$data" \
-      --output_dir "$dir/model" "${reference[@]}" --seed "$SEED" "${TRAIN_ARGS[@]}"
+    run train "$i" trainer dpo_iteration/sft.py "${TRAIN_ARGS[@]}" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" --seed "$SEED"
+  else  # the reference: POLICY, or INITIAL with train.ref_policy: initial
+    run train "$i" trainer dpo_iteration/dpo.py "${TRAIN_ARGS[@]}" --model_name_or_path "$POLICY" --train_file "$data" \
+      --output_dir "$dir/model" --initial_model_name_or_path "$INITIAL" --seed "$SEED"
   fi
   POLICY=$dir/model
 
   evaluate "$i" "$POLICY"
-  helper report "$RUN_DIR" --initial_model "$MODEL"
+  record report "$RUN_DIR" --initial_model "$MODEL"
 done
 
-helper end "$RUN_DIR" --status complete
+record end "$RUN_DIR" --status complete
 SESSION=""
+if ((DRY_RUN)); then exit 0; fi
 log "done: report $RUN_DIR/report.md, curves $RUN_DIR/curves.png, final model $POLICY"

@@ -16,6 +16,12 @@ grader read, or null) and ``rewards``, given by the reward policy (``--reward_po
     strict_box   the format enforced: reward_correct only for a correct answer inside a closed
                  \\boxed{}; else reward_wrong if the response has a closed \\boxed{}; else reward_no_box
 
+Answers are compared by the scorer profile ``--scorer_profile`` (annotate.grader.PROFILES): ``default``
+(ours), or ``qwen``, the numeric rules of the Qwen2.5-Math scorer the original labels with (a relative
+1e-4 between any two numbers, and 100x or 1/100x the gt counted equal); ``recipe`` with ``qwen`` gives
+the original's labels as near as a grader that evaluates no text gets (README, "Differences from the
+original").
+
 In every policy a response cut by the token limit (``finish_reasons`` "length") never earns
 reward_correct from an implicit rule (annotate.grader.IMPLICIT_RULES: the last number, the last math,
 an unclosed box, bold, program output, a no-value sentence): what such a response ends on is an
@@ -41,7 +47,16 @@ from pathlib import Path
 from tqdm import tqdm
 
 from annotate.audit import failed_indices
-from annotate.grader import DEFAULT_TIMEOUT, RECIPE, Grade, RewardPolicy, grade_many, gt_string
+from annotate.grader import (
+    DEFAULT_TIMEOUT,
+    PROFILES,
+    RECIPE,
+    Grade,
+    Profile,
+    RewardPolicy,
+    grade_many,
+    gt_string,
+)
 from annotate.stats import LabelStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
 from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write_jsonl
@@ -83,6 +98,12 @@ class LabelArgs:
                           "reward_no_box. In both, a response cut at the token limit earns no reward_correct from "
                           "an implicit rule (last number, last math, unclosed box, bold, program output, no-value sentence)"},
     )
+    scorer_profile: str = field(
+        default="default",
+        metadata={"help": f"how answers are compared, one of {', '.join(PROFILES)}: default (ours: numbers exact, a "
+                          "rounded decimal within 1e-6) or qwen (the Qwen2.5-Math scorer the original labels with: "
+                          "any two numbers within a relative 1e-4, and 100x or 1/100x the gt counted equal)"},
+    )
     audit_file: str | None = field(
         default=None, metadata={"help": "annotate/audit.py's JSON: prompts whose gt failed the audit are left out"}
     )
@@ -95,6 +116,8 @@ class LabelArgs:
             raise ConfigError(f"num_workers must be >= 1, got {self.num_workers}")
         if self.timeout <= 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.scorer_profile not in PROFILES:
+            raise ConfigError(f"scorer_profile must be one of {', '.join(PROFILES)}, got {self.scorer_profile!r}")
         try:
             self.policy  # noqa: B018 - RewardPolicy checks the policy name and the order of its rewards
         except ValueError as e:
@@ -105,6 +128,10 @@ class LabelArgs:
     @property
     def policy(self) -> RewardPolicy:
         return RewardPolicy(self.reward_policy, self.reward_correct, self.reward_wrong, self.reward_no_box)
+
+    @property
+    def profile(self) -> Profile:
+        return PROFILES[self.scorer_profile]
 
     @property
     def rewards(self) -> dict[str, float]:
@@ -136,7 +163,7 @@ def label_records(samples: Iterable[tuple[dict, str]], args: LabelArgs, stats: L
     grades: list[Grade] = []  # those of waiting[0], the oldest record
     # The None after the last grade flushes the last records; a record is always in `waiting` before
     # any later record's grade comes back, because grade_many reads cases in order.
-    for g in itertools.chain(grade_many(cases(), num_workers=args.num_workers, timeout=args.timeout), [None]):
+    for g in itertools.chain(grade_many(cases(), num_workers=args.num_workers, timeout=args.timeout, profile=args.profile), [None]):
         while waiting and len(grades) == len(waiting[0]["responses"]):
             out = labeled(waiting.popleft(), grades, policy)
             stats.add(out, grades)
@@ -166,7 +193,7 @@ def count_lines(path: str) -> int:
 def main(args: LabelArgs) -> dict:
     """Write the labeled file and the ``label`` section of stats.json; return that section."""
     start = time.perf_counter()
-    stats = LabelStats(args.rewards, args.reward_policy)
+    stats = LabelStats(args.rewards, args.reward_policy, args.scorer_profile)
     samples = iter_samples(args.dataset_name_or_path)
     if args.audit_file:
         excluded = failed_indices(args.audit_file)

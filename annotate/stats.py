@@ -26,6 +26,7 @@ the run report read these keys:
                                 (annotate.grader.RULES, "none" when no rule found an answer)
     audit_dropped               prompts left out because their gt failed the audit (``--audit_file``)
     reward_policy               recipe or strict_box (annotate/label.py)
+    scorer_profile              how answers were compared: default, or qwen (annotate.grader.PROFILES)
     rewards                     the reward scheme used: {"correct": .., "wrong": .., "no_box": ..}
     seconds, responses_per_second, num_workers
 
@@ -112,8 +113,8 @@ def powers_of_two_up_to(k: int) -> list[int]:
 class LabelStats:
     """Accumulates the ``label`` section one labeled record at a time."""
 
-    def __init__(self, rewards: dict[str, float], policy: str = "recipe"):
-        self.rewards, self.policy = rewards, policy
+    def __init__(self, rewards: dict[str, float], policy: str = "recipe", profile: str = "default"):
+        self.rewards, self.policy, self.profile = rewards, policy, profile
         self.truncated_implicit = self.audit_dropped = 0
         self.extraction: dict[str, Counter[str]] = {}
         self.prompts = self.responses = self.correct = self.no_box = self.truncated = 0
@@ -177,6 +178,7 @@ class LabelStats:
                            for rule, c in sorted(self.extraction.items())},
             "audit_dropped": self.audit_dropped,
             "reward_policy": self.policy,
+            "scorer_profile": self.profile,
             "rewards": self.rewards,
             "seconds": round(seconds, 3),
             "responses_per_second": round(self.responses / seconds, 1) if seconds > 0 else None,

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from common.records import read_records, write_jsonl
-from pipeline.config import expand, load_config
+from pipeline.config import expand, load_config, stage_flags
 from pipeline.report import read_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,10 +74,7 @@ def control(run_dir: Path) -> tuple[list[float | None], list[float | None]]:
                           "--seed", str(config.seed)], config.environment, out / "control.log")
         if accuracy(out / "eval") is None:
             python_stage(["eval_math/evaluate.py", "--model_name_or_path", str(out / "model"),
-                          "--data_names", config.eval_data_names, "--data_dir", config.eval_data_dir,
-                          "--output_dir", str(out / "eval"), "--prompt_type", config.eval_prompt_type,
-                          "--n_sampling", "1", "--temperature", "0", "--max_tokens_per_call",
-                          str(config.eval_max_tokens), "--seed", str(config.seed), "--engine", config.eval_engine],
+                          "--output_dir", str(out / "eval"), "--seed", str(config.seed), *stage_flags(config, "eval")],
                          config.environment, out / "control.log")
         loop.append(accuracy(run_dir / f"iter_{i}" / "eval"))
         ctrl.append(accuracy(out / "eval"))

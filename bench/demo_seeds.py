@@ -35,11 +35,10 @@ from pipeline.config import expand, load_config
 from pipeline.report import collect
 
 REPO = Path(__file__).resolve().parent.parent
-# Run-config keys that change nothing up to the warm-up model and its evaluation (iteration 0).
+# Run-config keys and sections that change nothing up to the warm-up model and its evaluation (iteration 0).
 LOOP_KEYS = frozenset({
-    "run_name", "runs_dir", "K", "temperature", "top_p", "max_new_tokens", "engine", "num_shards",
-    "generation_overrides", "label_workers", "label_overrides", "algorithm", "choose_type", "pairs_overrides",
-    "train_config", "train_overrides", "ref_policy", "accelerate_config",
+    "run_name", "runs_dir", "num_shards", "algorithm", "accelerate_config",
+    "audit", "sample", "merge", "label", "pairs", "train",
 })
 
 
@@ -55,8 +54,8 @@ def warmup_key(config_file: str, overrides: list[str]) -> str:
     config = load_config(config_file, overrides)
     values = {k: v for k, v in dataclasses.asdict(config).items() if k not in LOOP_KEYS}
     digest = hashlib.sha256(repr(sorted(values.items())).encode())
-    if config.warmup_config:
-        digest.update(Path(config.warmup_config).read_bytes())
+    if config.warmup.get("config"):
+        digest.update(Path(config.warmup["config"]).read_bytes())
     return digest.hexdigest()
 
 
@@ -205,7 +204,7 @@ def main() -> None:
         finals = [r["curve"][-1] for r in rows]
         line = f"{config_file}: final gain {spread([r['gain'] for r in rows])}"
         if finals:
-            p, n = statistics.mean(finals) / 100, load_config(config_file).demo_num_test
+            p, n = statistics.mean(finals) / 100, load_config(config_file).value("build", "num_test")
             line += (f"; final accuracy {100 * p:.1f}; largest drop {max(drops):.1f}; "
                      f"standard error of one evaluation at that accuracy {100 * (p * (1 - p) / n) ** 0.5:.1f} (n={n})")
         print(line)

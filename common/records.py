@@ -63,13 +63,15 @@ LABELED = Schema(
 # TRL's preference keys, as in the original's pairs; annotate/pairs.py also writes ``idx``,
 # ``chosen_reward``, ``rejected_reward`` and ``margin``.
 PAIRS = Schema("pairs", ("prompt", "chosen", "rejected"))
-# SFT: the warm-up's worked solutions; RAFT: the best correct response per prompt, with its reward.
+# SFT: the warm-up's worked solutions; RAFT: one correct response per prompt (drawn uniformly), with its reward.
 SFT = Schema("sft", ("idx", "prompt", "completion"))
 RAFT = Schema("raft", SFT.required + ("reward",))
+# Eval: one record per problem; ``scores`` by our grader, ``scores_compat`` by its ``qwen`` profile (the
+# scorer of the original's published table), ``disagrees`` when the two differ on any response.
 EVAL = Schema(
     "eval",
-    ("idx", "problem", "gt", "prompt", "responses", "preds", "scores"),
-    lists=("responses", "preds", "scores"),
+    ("idx", "problem", "gt", "prompt", "responses", "preds", "scores", "scores_compat", "disagrees"),
+    lists=("responses", "preds", "scores", "scores_compat"),
 )
 
 
@@ -82,6 +84,8 @@ ITEM_TYPES: dict[str, tuple[type, ...]] = {
     "rewards": (int, float),
     "correct": (bool,),
     "extracted": (str, type(None)),
+    "scores": (bool,),
+    "scores_compat": (bool,),
 }
 
 

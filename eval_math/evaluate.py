@@ -11,6 +11,13 @@ maj@n, unbiased pass@k), where the tag spells out the settings; then ``summary.j
 (the results table: rows = model, columns = benchmarks + Avg). A benchmark whose metrics file exists
 is not redone unless ``--overwrite``. Scores come only from ``annotate.grader``, the training reward.
 ``--score_only FILE`` re-grades an existing predictions file without loading any model.
+
+Every response is scored twice, with the same extraction: by our grader (``scores``, ``accuracy``: the
+training reward's verdict) and by the grader's ``qwen`` profile (``scores_compat``, ``accuracy_compat``),
+the numeric rules of the Qwen2.5-Math scorer that produced the original recipe's published table (a
+relative 1e-4 between numbers, 100x or 1/100x the gt counted equal). ``disagreements`` counts the
+problems where the two differ on any response; their records have ``disagrees: true``. Hold
+``accuracy_compat`` against the published table.
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import mean
 
-from annotate.grader import grade_many, is_correct
+from annotate.grader import PROFILES, grade_many, is_correct
 from common.config import ConfigError, run_cli
 from common.prompts import PROMPT_TYPES, render_prompt
 from common.records import RecordError, atomic_open, iter_records, write_json, write_jsonl
 from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
-from eval_math.metrics import summarize
+from eval_math.metrics import problem_accuracies, summarize
 from generation.engines import ENGINES, SamplingSpec, end_of_turn_token, make_engine
 
 logger = logging.getLogger(__name__)
@@ -36,6 +44,8 @@ logger = logging.getLogger(__name__)
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # A base model on the raw "Question: ... Answer:" prompt goes on to write the next question itself.
 RAW_PROMPT_STOP = ("\nQuestion:",)
+# The second score of every response: the scorer of the original's published table, as a grader profile.
+COMPAT_PROFILE = "qwen"
 
 
 @dataclass
@@ -194,20 +204,26 @@ def answers_equivalent(a: str, b: str) -> bool:
 
 
 def grade(records: list[dict], num_workers: int) -> dict:
-    """Fill ``preds``, ``scores`` and ``boxed`` of each record in place; return the grading counts."""
+    """Fill ``preds``, ``scores``, ``scores_compat``, ``disagrees`` and ``boxed`` of each record in place;
+    return the grading counts."""
     pairs = [(response, record["gt"]) for record in records for response in record["responses"]]
+    compat = iter([g.correct for g in grade_many(pairs, num_workers=num_workers, profile=PROFILES[COMPAT_PROFILE])])
     grades = iter(grade_many(pairs, num_workers=num_workers))
-    timeouts = 0
+    timeouts = disagreements = 0
     rules: dict[str, int] = {}  # verdicts per extraction rule (annotate.grader.RULES)
     for record in records:
         mine = [next(grades) for _ in record["responses"]]
         record["preds"] = [g.extracted for g in mine]
         record["scores"] = [bool(g.correct) for g in mine]
+        record["scores_compat"] = [bool(next(compat)) for _ in mine]
+        record["disagrees"] = record["scores"] != record["scores_compat"]
         record["boxed"] = [bool(g.boxed) for g in mine]
         timeouts += sum(bool(g.timed_out) for g in mine)
+        disagreements += record["disagrees"]
         for g in mine:
             rules[g.extraction] = rules.get(g.extraction, 0) + 1
-    return {"responses": len(pairs), "grader_timeouts": timeouts, "extraction": dict(sorted(rules.items()))}
+    return {"responses": len(pairs), "grader_timeouts": timeouts, "extraction": dict(sorted(rules.items())),
+            "disagreements": disagreements}
 
 
 def finish_benchmark(name: str, records: list[dict], args: EvalArgs, started: float) -> dict:
@@ -220,6 +236,9 @@ def finish_benchmark(name: str, records: list[dict], args: EvalArgs, started: fl
     ))
     responses = max(counts["responses"], 1)
     metrics.update(
+        accuracy_compat=mean(problem_accuracies([r["scores_compat"] for r in records])),
+        compat_profile=COMPAT_PROFILE,
+        disagreements=counts["disagreements"],
         boxed_rate=sum(sum(r["boxed"]) for r in records) / responses,
         grader_timeouts=counts["grader_timeouts"],
         extraction=counts["extraction"],
@@ -234,14 +253,15 @@ def finish_benchmark(name: str, records: list[dict], args: EvalArgs, started: fl
     write_jsonl(records_path, records)
     write_json(metrics_path, metrics)
     logger.info(
-        "%s: accuracy %.4f (95%% CI %.4f-%.4f) on %d problems x %s; %s",
-        name, metrics["accuracy"], *metrics["ci95"], metrics["num_problems"], metrics["n"], metrics_path,
+        "%s: accuracy %.4f (95%% CI %.4f-%.4f), %s scorer %.4f (%d problems scored differently) on %d problems "
+        "x %s; %s", name, metrics["accuracy"], *metrics["ci95"], COMPAT_PROFILE, metrics["accuracy_compat"],
+        metrics["disagreements"], metrics["num_problems"], metrics["n"], metrics_path,
     )
     return metrics
 
 
 # Keys that grading writes afresh; a re-scored file's other keys (ids, labels, old rewards) are kept.
-REGRADED_KEYS = ("response", "preds", "scores", "boxed")
+REGRADED_KEYS = ("response", "preds", "scores", "scores_compat", "disagrees", "boxed")
 
 
 def read_predictions(path: str, name: str) -> list[dict]:
@@ -307,11 +327,20 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def compat_average(results: dict[str, dict]) -> float | None:
+    """The mean of the benchmarks' accuracy_compat; None if one lacks it (evaluated before both were kept)."""
+    values = [m.get("accuracy_compat") for m in results.values()]
+    return None if None in values else sum(values) / len(values)
+
+
 def summary_markdown(label: str, results: dict[str, dict], average: float, args: EvalArgs) -> str:
     """The results table in the recipe's layout: one row per model, benchmarks then Avg, in percent."""
     titles = [benchmark(name).title for name in results]
     n = min(m["n"] for m in results.values())
+    compat = compat_average(results) is not None
     rows = [(label, [m["accuracy"] for m in results.values()])]
+    if compat:
+        rows.append((f"{label} ({COMPAT_PROFILE} scorer)", [m["accuracy_compat"] for m in results.values()]))
     if n > 1:
         top_k = 2 ** (n.bit_length() - 1)  # the largest k reported for n samples
         rows.append((f"{label} (maj@{n})", [m["maj@n"] for m in results.values()]))
@@ -328,11 +357,17 @@ def summary_markdown(label: str, results: dict[str, dict], average: float, args:
            f"{args.prompt_type} prompt, temperature {args.temperature:g}, top_p {args.top_p:g}, "
            f"up to {args.max_tokens_per_call} new tokens, seed {args.seed}")
     lines.append(f"{metric} (%), {how}; graded by annotate.grader. Average of benchmarks: {percent(average)}.")
+    if compat:
+        lines.append(f"The ({COMPAT_PROFILE} scorer) row is the one to hold against the published table: the same "
+                     "answers compared by the numeric rules of the Qwen2.5-Math scorer that produced it (a relative "
+                     "1e-4 between numbers, 100x or 1/100x the gt counted equal); the first row is our grader, the "
+                     "training reward.")
     lines.append("")
-    lines.append("| Benchmark | problems | accuracy (%) | 95% CI |")
-    lines.append("|---|---:|---:|---|")
+    lines.append(f"| Benchmark | problems | accuracy (%) | {COMPAT_PROFILE} scorer (%) | scored differently | 95% CI |")
+    lines.append("|---|---:|---:|---:|---:|---|")
     for title, m in zip(titles, results.values(), strict=True):
-        lines.append(f"| {title} | {m['num_problems']} | {percent(m['accuracy'])} | "
+        other = (percent(m["accuracy_compat"]), str(m["disagreements"])) if "accuracy_compat" in m else ("-", "-")
+        lines.append(f"| {title} | {m['num_problems']} | {percent(m['accuracy'])} | {other[0]} | {other[1]} | "
                      f"{percent(m['ci95'][0])}-{percent(m['ci95'][1])} |")
     return "\n".join(lines) + "\n"
 
@@ -340,7 +375,8 @@ def summary_markdown(label: str, results: dict[str, dict], average: float, args:
 def write_summary(args: EvalArgs, results: dict[str, dict]) -> dict:
     label = args.model_label or args.model_name_or_path or Path(args.score_only).name
     average = sum(m["accuracy"] for m in results.values()) / len(results)
-    summary = {"model": label, "settings": settings(args), "benchmarks": results, "average_accuracy": average}
+    summary = {"model": label, "settings": settings(args), "benchmarks": results, "average_accuracy": average,
+               "average_accuracy_compat": compat_average(results)}
     out = Path(args.output_dir)
     write_json(out / "summary.json", summary)
     markdown = summary_markdown(label, results, average, args)

@@ -80,6 +80,11 @@ def majority_vote(
     return 1.0 / (1 + counts.count(top))
 
 
+def problem_accuracies(scores: Sequence[Sequence[bool]]) -> list[float]:
+    """Each problem's fraction of correct samples; their mean is mean@n (greedy pass@1 when n = 1)."""
+    return [sum(map(bool, s)) / len(s) for s in scores]
+
+
 def summarize(
     scores: Sequence[Sequence[bool]],
     preds: Sequence[Sequence[str | None]],
@@ -101,7 +106,7 @@ def summarize(
     counts = [len(s) for s in scores]
     if min(counts) == 0:
         raise ValueError(f"problem {counts.index(0)} has no samples")
-    per_problem = [sum(map(bool, s)) / len(s) for s in scores]
+    per_problem = problem_accuracies(scores)
     n = min(counts)
     return {
         "num_problems": len(scores),

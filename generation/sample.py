@@ -69,7 +69,10 @@ class SampleArgs:
     eos_ids: list[int] = field(default_factory=list, metadata={"help": "extra stop token ids (Online-DPO-R1's flag)"})
     stop_at_end_of_turn: bool = field(
         default=True,
-        metadata={"help": "chat prompts also stop at the template's end-of-turn token (base models need it)"},
+        metadata={"help": "chat prompts also stop at the template's end-of-turn token (<|im_end|>): a base model "
+                          "whose eos is another token (Qwen2.5-Math-7B: <|endoftext|>) writes on past the end of "
+                          "its turn, inventing the next one; false stops at the model's eos only, as the original "
+                          "recipe's gen_hf.py (the 7B recipe configs)"},
     )
     batch_size: int = field(default=16, metadata={"help": "hf engine: prompts per generate call (each x K)"})
     dtype: str = field(default="auto", metadata={"help": "model dtype: auto, bfloat16, float16, float32"})
@@ -94,6 +97,17 @@ class SampleArgs:
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ConfigError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         self.sampling()  # K, temperature, top_p, max_new_tokens, stop: checked before any model loads
+
+    def stops(self, tokenizer) -> list[str]:
+        """The stop strings: ``stop``, and for chat prompts with ``stop_at_end_of_turn`` the template's
+        end-of-turn token (the engines also stop at the model's eos ids)."""
+        stop = list(self.stop)
+        if self.stop_at_end_of_turn and self.prompt_type != "raw":
+            end_token = end_of_turn_token(tokenizer)
+            if end_token is not None and end_token not in stop:
+                logger.info("stopping also at the chat template's end-of-turn token %r", end_token)
+                stop.append(end_token)
+        return stop
 
     def sampling(self, stop: list[str] | None = None) -> SamplingSpec:
         return SamplingSpec(
@@ -198,13 +212,7 @@ def main(args: SampleArgs) -> None:
         tensor_parallel_size=args.tensor_parallel_size, gpu_memory_utilization=args.gpu_memory_utilization,
         max_model_len=args.max_model_len,
     )
-    stop = list(args.stop)
-    if args.stop_at_end_of_turn and args.prompt_type != "raw":
-        end_token = end_of_turn_token(engine.tokenizer)
-        if end_token is not None and end_token not in stop:
-            logger.info("stopping also at the chat template's end-of-turn token %r", end_token)
-            stop.append(end_token)
-    sampling = args.sampling(stop)
+    sampling = args.sampling(args.stops(engine.tokenizer))
     logger.info("shard %d of %d: %d of %d prompts x %d samples", args.local_index, args.my_world_size,
                 len(mine), len(prompts), args.K)
     start = time.perf_counter()

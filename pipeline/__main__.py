@@ -31,16 +31,39 @@ def resolve(args: argparse.Namespace) -> None:
     from pipeline.config import expand, load_config, shell_assignments, write_or_check
 
     config = expand(load_config(args.config, args.overrides))
-    resumed = write_or_check(config, Path(config.run_dir) / "config.yaml")
+    resumed = write_or_check(config, Path(config.run_dir) / "config.yaml", write=not args.dry_run)
     sys.stdout.write(shell_assignments(config, resumed))
 
 
 def keys(_: argparse.Namespace) -> None:
-    from pipeline.config import RunConfig
+    """The loop's keys, then each section's: every flag of its stage, with the default and help the
+    stage's dataclass gives it (the driver's own flags and the shared keys left out)."""
+    from pipeline.config import SECTIONS, SHARED, STAGES, RunConfig, driver_flags, load_config
 
-    for f in dataclasses.fields(RunConfig):
+    def line(name: str, f: dataclasses.Field) -> str:
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        print(f"{f.name:24} {json.dumps(default):34} {f.metadata['help']}")
+        return f"  {name:32} {json.dumps(default):24} {f.metadata.get('help', '')}"
+
+    print("The loop (run_iter_dpo.sh):")
+    for f in dataclasses.fields(RunConfig):
+        if f.name not in SECTIONS:
+            print(line(f.name, f))
+    example = load_config(None, ["train.config=configs/dpo/demo.yaml"])  # for the names of the driver's flags
+    for section in SECTIONS:
+        stage = STAGES[section]
+        fixed = [*driver_flags(example, section), *(key for key, stages in SHARED.items() if section in stages)]
+        print(f"\n{section}: {stage.script}, {stage.runs}; set by the driver or shared: {', '.join(fixed)}")
+        for cls in stage.dataclasses():
+            trl = next((base for base in cls.__mro__ if base.__module__.startswith("trl.")), None)
+            if trl is not None:
+                print(f"  {section + '.*':32} {'':24} every field of TRL's {trl.__name__} (`{stage.script} --help`)")
+                continue
+            for f in dataclasses.fields(cls):
+                if f.name not in fixed:
+                    print(line(f"{section}.{f.name}", f))
+        if stage.trainer:
+            print(f"  {section + '.config':32} {'':24} the trainer's YAML config (configs/dpo/, configs/sft/); "
+                  "the section's other keys override it")
 
 
 def check(args: argparse.Namespace) -> None:
@@ -108,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("resolve", help="validate a config, write <run_dir>/config.yaml, print bash")
     p.add_argument("--config", default=None, help="recipe YAML (configs/*.yaml)")
+    p.add_argument("--dry_run", action="store_true", help="check against a config.yaml already there, write nothing")
     p.add_argument("overrides", nargs="*", help="key=value or section.key=value")
     p.set_defaults(run=resolve)
 

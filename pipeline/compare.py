@@ -8,7 +8,9 @@ evaluated stage: every ``<stage>_<number>/eval/summary.json`` inside it (the loo
 ppo_training/export_and_eval.sh's ``step_<N>/eval``), in stage order. An eval directory (one with
 ``summary.json``) gives one row. ``OUTPUT/comparison.md`` is the table in the layout of the recipe's
 published table (AIME24, MATH500, AMC, Minerva Math, OlympiadBench, then any other benchmark, then the
-average; accuracy in %, with the 95% bootstrap interval where a benchmark was sampled n > 1 times),
+average; accuracy in %, with the 95% bootstrap interval where a benchmark was sampled n > 1 times), then
+the same table with the ``qwen`` scorer's accuracy (``accuracy_compat``: the numeric rules of the scorer
+behind the published table; the one to hold against it),
 ``OUTPUT/comparison.png`` the average by iteration or step (a run's stages as a line, a single
 evaluation as a dashed level) and ``OUTPUT/comparison.json`` the same numbers.
 """
@@ -43,7 +45,8 @@ class Row:
     stage: str | None  # "iter", "step", ... for a run's stage; None for a single evaluation
     number: int | None
     path: str  # the summary.json
-    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {accuracy, ci95, n, problems}
+    # name -> {accuracy, accuracy_compat (None where the evaluation predates it), ci95, n, problems}
+    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,7 +69,8 @@ def read_summary(path: Path) -> dict:
 def make_row(run: str, label: str, stage: str | None, number: int | None, path: Path) -> Row:
     summary = read_summary(path)
     benchmarks = {
-        name: {"accuracy": m["accuracy"], "ci95": list(m["ci95"]), "n": m["n"], "problems": m.get("num_problems")}
+        name: {"accuracy": m["accuracy"], "accuracy_compat": m.get("accuracy_compat"), "ci95": list(m["ci95"]),
+               "n": m["n"], "problems": m.get("num_problems")}
         for name, m in summary["benchmarks"].items()
     }
     settings = summary.get("settings", {})
@@ -116,37 +120,47 @@ def columns(rows: list[Row]) -> list[str]:
     return [n for n in PUBLISHED_ORDER if n in names] + sorted(names - set(PUBLISHED_ORDER))
 
 
-def average(row: Row, names: list[str]) -> float | None:
-    """Mean accuracy over the table's benchmarks; None when the row lacks one (not comparable)."""
-    if not all(name in row.benchmarks for name in names):
-        return None
-    return sum(row.benchmarks[name]["accuracy"] for name in names) / len(names)
+def average(row: Row, names: list[str], key: str = "accuracy") -> float | None:
+    """Mean ``key`` (accuracy or accuracy_compat) over the table's benchmarks; None when the row lacks one."""
+    values = [row.benchmarks[name].get(key) if name in row.benchmarks else None for name in names]
+    return None if None in values else sum(values) / len(names)
 
 
-def cell(result: dict[str, Any] | None) -> str:
-    if result is None:
+def cell(result: dict[str, Any] | None, key: str = "accuracy") -> str:
+    if result is None or result.get(key) is None:
         return "-"
-    text = f"{100 * result['accuracy']:.1f}"
-    if result["n"] > 1:
+    text = f"{100 * result[key]:.1f}"
+    if result["n"] > 1 and key == "accuracy":  # the interval is of our grader's accuracy
         low, high = result["ci95"]
         text += f" [{100 * low:.1f}, {100 * high:.1f}]"
     return text
 
 
-def markdown(rows: list[Row], names: list[str]) -> str:
+def table(rows: list[Row], names: list[str], key: str) -> list[str]:
     lines = [
         "| Model | " + " | ".join(benchmark(name).title for name in names) + " | Average |",
         "|---|" + "---:|" * (len(names) + 1),
     ]
     for row in rows:
-        avg = average(row, names)
-        cells = [cell(row.benchmarks.get(name)) for name in names]
+        avg = average(row, names, key)
+        cells = [cell(row.benchmarks.get(name), key) for name in names]
         lines.append(f"| {row.label} | " + " | ".join(cells) + f" | {'-' if avg is None else f'{100 * avg:.1f}'} |")
+    return lines
+
+
+def markdown(rows: list[Row], names: list[str]) -> str:
+    lines = table(rows, names, "accuracy")
     samples = sorted({r["n"] for row in rows for r in row.benchmarks.values()})
     lines += ["", "Accuracy (%) by eval_math with annotate.grader; "
               + ("greedy pass@1 (n = 1)" if samples == [1] else
                  f"mean@n over n = {', '.join(map(str, samples))} samples, [95% bootstrap interval] where n > 1")
               + "; Average: the mean over the columns ('-' where a row lacks one)."]
+    if any(r.get("accuracy_compat") is not None for row in rows for r in row.benchmarks.values()):
+        lines += ["", "The same answers scored by the grader's `qwen` profile, the numeric rules of the Qwen2.5-Math "
+                  "scorer behind the published table (a relative 1e-4 between numbers, 100x or 1/100x the gt "
+                  "counted equal): **hold this table against the published one** ('-': evaluated before both "
+                  "scores were kept; `evaluate.py --score_only` re-scores its records).", ""]
+        lines += table(rows, names, "accuracy_compat")
     distinct = {json.dumps(row.settings, sort_keys=True) for row in rows}
     if len(distinct) > 1:
         lines += ["", "**The rows were evaluated with different settings**, so they are not directly comparable:"]
@@ -201,7 +215,8 @@ def compare(arguments: list[str], output: str | os.PathLike) -> dict[str, Any]:
     with atomic_open(out / "comparison.md") as f:
         f.write(table)
     plot(rows, names, out / "comparison.png")
-    result = {"benchmarks": names, "rows": [{**asdict(row), "average": average(row, names)} for row in rows]}
+    result = {"benchmarks": names, "rows": [{**asdict(row), "average": average(row, names),
+                                              "average_compat": average(row, names, "accuracy_compat")} for row in rows]}
     write_json(out / "comparison.json", result)
     logger.info("%d rows from %d arguments -> %s\n%s", len(rows), len(arguments), out / "comparison.md", table)
     return result

@@ -1,16 +1,31 @@
-"""The driver's configuration: one dataclass, loaded from a recipe YAML plus ``key=value`` overrides.
+"""The run config: the loop's own keys beside one section per stage, whose keys are that stage's flags.
 
-``run_iter_dpo.sh`` calls ``python -m pipeline resolve`` (see pipeline/__main__.py), which loads the
-recipe, applies the overrides, validates everything through the project's config system
-(common/config.py: TrlParser, unknown keys are errors, ConfigError from ``__post_init__``) before any
-model loads, writes the resolved config to ``runs/<run_name>/config.yaml`` and hands the driver its
-settings as shell variables.
+A run config (configs/*.yaml) holds the loop's keys (run_name, seed, iterations, model_name_or_path,
+prompts, launcher, ...), the settings several stages must agree on, stated once (``SHARED``: the prompt
+type; the split the prompts are read from), and a section per stage:
+
+    sample: {K: 8, max_new_tokens: 64, engine: hf}     # generation/sample.py --K 8 --max_new_tokens 64 --engine hf
+    label: {reward_policy: strict_box}                 # annotate/label.py --reward_policy strict_box
+    train: {config: configs/dpo/demo.yaml, beta: 0.2}  # dpo_iteration/dpo.py --config configs/dpo/demo.yaml --beta 0.2
+
+A section's keys are the stage's own flags: their names, defaults, help and checks live in the stage's
+argument dataclass and nowhere else (``bash run_iter_dpo.sh --keys`` lists them from there). The driver
+turns a section into flags without knowing its keys; a key left out keeps the stage's default, so a
+stage run by hand with its defaults does what it does in a run that leaves the key out. The driver
+itself passes what changes per call (``driver_flags``: paths, the seed, the shard); a section may not
+set those.
+
+``run_iter_dpo.sh`` calls ``python -m pipeline resolve`` (pipeline/__main__.py), which loads the config,
+applies ``key=value`` / ``section.key=value`` overrides, checks every key and value (each section through
+its stage's dataclass) before any model loads, writes the resolved config to
+``runs/<run_name>/config.yaml`` and hands the driver the loop's settings as shell variables and each
+stage's flags as a bash array.
 
 Paths are relative to the repository root. Three placeholders are expanded when a config is resolved:
 ``{run_dir}`` (runs/<run_name>), ``{assets}`` (<run_dir>/assets, where the demo's model and task are
 built) and, in ``prompts`` only, ``{i}`` (the iteration, from 1).
 
-    python -m pipeline resolve --config configs/demo.yaml iterations=2 train_overrides.beta=0.2
+    python -m pipeline resolve --config configs/demo.yaml iterations=2 train.beta=0.2
 """
 
 from __future__ import annotations
@@ -18,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import importlib
 import io
 import os
 import shlex
@@ -31,24 +47,86 @@ from typing import Any
 
 import yaml
 
-from annotate.grader import REWARD_POLICIES
 from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
-from common.prompts import PROMPT_TYPES
 from dpo_iteration.training import check_model_path
 from eval_math.benchmarks import BUNDLED_DATA_DIR, HUB
-from pipeline.slurm import resolve_nodes
+from pipeline.slurm import grader_workers, resolve_nodes
 
 ALGORITHMS = ("dpo", "raft")
-REF_POLICIES = ("previous", "initial")
-ENGINES = ("auto", "vllm", "hf")
 LAUNCHERS = ("local", "slurm")
-# The pair strategies of annotate/pairs.py; "raft" is chosen by algorithm: raft, not here.
+# The pair strategies of annotate/pairs.py; "raft" is chosen by algorithm: raft, not in the pairs section.
 DPO_CHOOSE_TYPES = tuple(STRATEGIES)
-# Keys that may differ when a run is resumed: they change how fast stages run, not what they produce,
-# or (iterations) extend the run. Anything else would mix two experiments in one run directory.
-RESUMABLE_CHANGES = frozenset({"iterations", "num_gpus", "num_shards", "label_workers", "accelerate_config",
-                               "launcher", "num_nodes", "allow_eval_mismatch"})
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage the driver runs: its script and the dataclasses that hold its flags."""
+
+    script: str
+    module: str
+    classes: tuple[str, ...]
+    runs: str  # when the driver runs it, for --keys
+
+    def dataclasses(self) -> list[type]:
+        module = importlib.import_module(self.module)
+        return [getattr(module, name) for name in self.classes]
+
+    @property
+    def trainer(self) -> bool:
+        return self.module.startswith("dpo_iteration.")
+
+
+# Section name -> stage, in the order the loop runs them. "train" is dpo.py, or sft.py for algorithm: raft.
+STAGES = {
+    "build": Stage("demo/build.py", "demo.build", ("BuildArgs",), "first, with build_demo: true"),
+    "warmup": Stage("dpo_iteration/sft.py", "dpo_iteration.sft", ("ModelDataArgs", "SFTTrainConfig"),
+                    "iteration 0, when warmup.config (an SFT trainer config) is set"),
+    "audit": Stage("annotate/audit.py", "annotate.audit", ("AuditArgs",), "each iteration, on its prompts"),
+    "sample": Stage("generation/sample.py", "generation.sample", ("SampleArgs",),
+                    "each iteration, one process per shard (generation/launch.sh)"),
+    "merge": Stage("generation/merge.py", "generation.merge", ("MergeArgs",), "each iteration, after sampling"),
+    "label": Stage("annotate/label.py", "annotate.label", ("LabelArgs",), "each iteration"),
+    "pairs": Stage("annotate/pairs.py", "annotate.pairs", ("PairsArgs",), "each iteration"),
+    "train": Stage("dpo_iteration/dpo.py", "dpo_iteration.dpo", ("DPOScriptArgs", "DPOTrainConfig"),
+                   "each iteration (algorithm: dpo; raft trains with sft.py and the keys of the warmup section)"),
+    "eval": Stage("eval_math/evaluate.py", "eval_math.evaluate", ("EvalArgs",),
+                  "iteration 0 and after each training, with evaluate: true"),
+}
+RAFT_TRAINER = STAGES["warmup"]
+
+# Settings that stages must agree on: stated once, at the top of the run config, and passed to each of
+# these stages (whose defaults for it agree; tests/test_pipeline.py checks that). A section may not
+# set one, except eval.prompt_type with allow_eval_mismatch: true.
+SHARED = {
+    "prompt_type": ("sample", "eval"),
+    "split": ("sample", "merge"),
+}
+
+
+def stage_field(stage: str, name: str) -> dataclasses.Field:
+    for cls in STAGES[stage].dataclasses():
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f
+    raise KeyError(f"{stage} has no field {name!r}")
+
+
+def stage_default(stage: str, name: str) -> Any:
+    f = stage_field(stage, name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _shared(name: str) -> Any:
+    """A shared key's field: the default and help of the first stage that takes it, not restated."""
+    first = SHARED[name][0]
+    help_text = f"{stage_field(first, name).metadata['help']} (passed to {', '.join(SHARED[name])})"
+    return field(default=stage_default(first, name), metadata={"help": help_text})
+
+
+def _section(stage: str, example: str) -> Any:
+    return field(default_factory=dict, metadata={
+        "help": f"{STAGES[stage].script}'s flags, e.g. {{{example}}}; runs {STAGES[stage].runs}"})
 
 
 @dataclass
@@ -72,80 +150,27 @@ class RunConfig:
     build_demo: bool = field(
         default=False, metadata={"help": "build the embedded tiny model and task into {assets} first (demo/build.py)"}
     )
-    demo_num_test: int = field(default=200, metadata={"help": "demo: held-out test problems"})
-    demo_num_sft: int = field(default=2000, metadata={"help": "demo: worked solutions for the SFT warm-up"})
-    demo_num_iter_prompts: int = field(default=256, metadata={"help": "demo: prompts per iteration"})
-    demo_overrides: dict = field(
-        default_factory=dict, metadata={"help": "further flags for demo/build.py, e.g. {max_operands: 2, max_value: 10}"}
-    )
     prompts: list[str] = field(
         default_factory=lambda: ["{assets}/task/iter_{i}.jsonl"],
-        metadata={"help": "prompt files (idx/problem/gt JSONL): one per iteration, or one pattern with {i}"},
+        metadata={"help": "prompt files (idx/problem/gt JSONL) or datasets: one per iteration, or one pattern with {i}"},
     )
-    prompt_type: str = field(default="chat", metadata={"help": f"prompt rendering (common/prompts.py), one of {PROMPT_TYPES}"})
-
-    # Iteration 0: an optional SFT warm-up, whose model is then the initial policy
-    warmup_config: str = field(
-        default="", metadata={"help": "SFT config (configs/sft/*.yaml) for a warm-up before iteration 1; empty: none"}
-    )
-    warmup_data: str = field(
-        default="{assets}/task/sft.jsonl", metadata={"help": "prompt/completion JSONL for the warm-up"}
-    )
-    warmup_overrides: dict = field(default_factory=dict, metadata={"help": "flags for the warm-up's sft.py"})
-
-    # Generation
-    K: int = field(default=8, metadata={"help": "responses sampled per prompt"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling threshold"})
-    max_new_tokens: int = field(default=2048, metadata={"help": "length limit of a sampled response"})
-    engine: str = field(default="auto", metadata={"help": f"generation engine, one of {ENGINES}"})
-    num_shards: int = field(
-        default=0,
-        metadata={"help": "generation shards; 0: one per GPU (or per tensor_parallel_size GPUs), 1 on CPU"},
-    )
-    generation_overrides: dict = field(default_factory=dict, metadata={"help": "further flags for generation/sample.py"})
-
-    # Rewards and pairs
-    label_workers: int = field(default=0, metadata={"help": "grading processes; 0: the labeler's default"})
-    label_overrides: dict = field(
-        default_factory=dict, metadata={"help": "flags for annotate/label.py, e.g. the reward scheme"}
-    )
-    reward_policy: str = field(
-        default="recipe",
-        metadata={"help": f"annotate/label.py --reward_policy, one of {REWARD_POLICIES}: recipe (the original's "
-                          "labeler: correct by any extraction rule) or strict_box (correct only inside \\boxed{{}})"},
-    )
-    audit_max_fail_share: float = field(
-        default=0.05,
-        metadata={"help": "ground-truth audit (annotate/audit.py) before each iteration: failing prompts are left "
-                          "out of its labels; more than this share failing stops the run"},
-    )
+    prompt_type: str = _shared("prompt_type")
+    split: str = _shared("split")
     algorithm: str = field(
-        default="dpo", metadata={"help": "dpo: pairs + dpo.py; raft: best correct responses + sft.py"}
+        default="dpo", metadata={"help": "dpo: pairs + dpo.py; raft: one correct response per prompt + sft.py"}
     )
-    choose_type: str = field(
-        default="max_min", metadata={"help": f"DPO pair strategy, one of {DPO_CHOOSE_TYPES} (ignored by raft)"}
-    )
-    pairs_overrides: dict = field(default_factory=dict, metadata={"help": "flags for annotate/pairs.py"})
 
-    # Training
-    train_config: str = field(
-        default="configs/dpo/demo.yaml", metadata={"help": "trainer config: configs/dpo/*.yaml, or configs/sft/*.yaml for raft"}
-    )
-    train_overrides: dict = field(
-        default_factory=dict, metadata={"help": "flags for the trainer, e.g. {beta: 0.1, learning_rate: 5.0e-7}"}
-    )
-    ref_policy: str = field(
-        default="previous", metadata={"help": "DPO reference: previous (the iteration's start) or initial"}
-    )
+    # Where the stages run
     num_gpus: int = field(
         default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them with nvidia-smi (0 on CPU)"}
+    )
+    num_shards: int = field(
+        default=0,
+        metadata={"help": "generation shards; 0: one per GPU (or per sample.tensor_parallel_size GPUs), 1 on CPU"},
     )
     accelerate_config: str = field(
         default="", metadata={"help": "accelerate config for training on GPUs (configs/accelerate/*.yaml)"}
     )
-
-    # Where the stages run
     launcher: str = field(
         default="local",
         metadata={"help": "local: this machine; slurm: inside a SLURM allocation (configs/slurm/iter_dpo.sbatch), "
@@ -157,42 +182,33 @@ class RunConfig:
 
     # Evaluation of every iteration's model on the held-out set
     evaluate: bool = field(default=True, metadata={"help": "evaluate iteration 0 and every trained model"})
-    eval_data_dir: str = field(
-        default="{assets}/task",
-        metadata={"help": f"eval_math --data_dir (<dir>/<name>/test.jsonl); empty: the bundled eval_math/data; "
-                          f"{HUB}: the Hugging Face Hub"},
-    )
-    eval_data_names: str = field(default="arith", metadata={"help": "eval_math --data_names (comma-separated)"})
-    eval_prompt_type: str = field(default="chat", metadata={"help": "eval_math --prompt_type"})
-    eval_max_tokens: int = field(default=2048, metadata={"help": "eval_math --max_tokens_per_call"})
     allow_eval_mismatch: bool = field(
         default=False,
-        metadata={"help": "allow eval_prompt_type to differ from prompt_type (otherwise an error: the model "
+        metadata={"help": "allow eval.prompt_type to differ from prompt_type (otherwise an error: the model "
                           "would be scored on a prompt it was never trained on)"},
     )
-    eval_engine: str = field(default="auto", metadata={"help": f"eval engine, one of {ENGINES}"})
-    eval_overrides: dict = field(default_factory=dict, metadata={"help": "further flags for eval_math/evaluate.py"})
+
+    # The stages, in the order the loop runs them
+    build: dict = _section("build", "num_test: 500, max_value: 10")
+    warmup: dict = _section("warmup", "config: configs/sft/demo_warmup.yaml, train_file: '{assets}/task/sft.jsonl'")
+    audit: dict = _section("audit", "max_fail_share: 0.05")
+    sample: dict = _section("sample", "K: 8, temperature: 1.0, max_new_tokens: 4096, engine: vllm")
+    merge: dict = _section("merge", "")
+    label: dict = _section("label", "reward_policy: recipe, num_workers: 8")
+    pairs: dict = _section("pairs", "choose_type: max_min")
+    train: dict = _section("train", "config: configs/dpo/qwen25_math_7b.yaml, beta: 0.1")
+    eval: dict = _section("eval", "data_names: 'math500,aime24', max_tokens_per_call: 3000, engine: vllm")
 
     def __post_init__(self):
         check_types(self)
-        for name in ("iterations", "K", "max_new_tokens", "eval_max_tokens", "demo_num_test", "demo_num_sft",
-                     "demo_num_iter_prompts"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_shards", "label_workers", "num_nodes"):
+        if self.iterations < 1:
+            raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
+        for name in ("num_shards", "num_nodes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_gpus < -1:
             raise ConfigError(f"num_gpus must be -1 (detect) or >= 0, got {self.num_gpus}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 <= self.audit_max_fail_share <= 1:
-            raise ConfigError(f"audit_max_fail_share must be in [0, 1], got {self.audit_max_fail_share}")
-        for name, allowed in (("reward_policy", REWARD_POLICIES), ("algorithm", ALGORITHMS),
-                              ("ref_policy", REF_POLICIES), ("engine", ENGINES),
-                              ("eval_engine", ENGINES), ("launcher", LAUNCHERS)):
+        for name, allowed in (("algorithm", ALGORITHMS), ("launcher", LAUNCHERS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.launcher == "local" and self.num_nodes > 1:
@@ -200,14 +216,15 @@ class RunConfig:
         if self.launcher == "slurm" and not self.accelerate_config:
             # Without one, accelerate would start an independent trainer on each node.
             raise ConfigError("launcher: slurm needs accelerate_config (configs/accelerate/multinode_zero3.yaml)")
-        if self.algorithm == "dpo" and self.choose_type not in DPO_CHOOSE_TYPES:
-            hint = " (for RAFT set algorithm: raft)" if self.choose_type == "raft" else ""
-            raise ConfigError(f"choose_type must be one of {DPO_CHOOSE_TYPES}{hint}, got {self.choose_type!r}")
         if not self.run_name or "/" in self.run_name or self.run_name.startswith("."):
             raise ConfigError(f"run_name must be a plain directory name, got {self.run_name!r}")
-        for name in ("train_config", "model_name_or_path"):
-            if not getattr(self, name):
-                raise ConfigError(f"{name} must be set")
+        if not self.model_name_or_path:
+            raise ConfigError("model_name_or_path must be set")
+        if not self.train.get("config"):
+            raise ConfigError("train.config must be set: the trainer config (configs/dpo/*.yaml, or configs/sft/*.yaml "
+                              "for algorithm: raft)")
+        if self.warmup.get("config") and not self.warmup.get("train_file"):
+            raise ConfigError("warmup.train_file must be set: the warm-up's prompt/completion JSONL")
         patterns = [p for p in self.prompts if "{i}" in p]
         if patterns and len(self.prompts) > 1:
             raise ConfigError("prompts: a pattern with {i} must be the only entry")
@@ -216,24 +233,24 @@ class RunConfig:
                 f"prompts lists {len(self.prompts)} file(s) for {self.iterations} iterations; "
                 "give one per iteration or a pattern with {i}"
             )
-        for name in ("prompt_type", "eval_prompt_type"):
-            if getattr(self, name) not in PROMPT_TYPES:
-                raise ConfigError(f"{name} must be one of {PROMPT_TYPES}, got {getattr(self, name)!r}")
-        if self.evaluate and self.eval_prompt_type != self.prompt_type and not self.allow_eval_mismatch:
-            raise ConfigError(
-                f"eval_prompt_type {self.eval_prompt_type!r} differs from prompt_type {self.prompt_type!r}: every "
-                "model would be evaluated on a prompt it never trained on; use the same one, or set "
-                "allow_eval_mismatch: true if that is meant"
-            )
         for key, value in self.environment.items():
             if not str(key).isidentifier() or isinstance(value, (dict, list)):
                 raise ConfigError(f"environment: {key!r}: expected NAME: value")
-        for name in OVERRIDE_FIELDS:
-            for key, value in getattr(self, name).items():
-                if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
-                    raise ConfigError(f"{name}: {key!r} is not a flag name")
-                if isinstance(value, dict):
-                    raise ConfigError(f"{name}.{key}: expected a scalar or a list, got a mapping")
+        choose_type = self.pairs.get("choose_type")
+        if self.algorithm == "dpo" and choose_type == "raft":
+            raise ConfigError("pairs.choose_type raft: for RAFT set algorithm: raft")
+        if self.algorithm == "raft" and choose_type not in (None, "raft"):
+            raise ConfigError(f"pairs.choose_type {choose_type!r}: algorithm raft picks one correct response per "
+                              "prompt (choose_type raft); leave choose_type out")
+        eval_prompt = self.eval.get("prompt_type", self.prompt_type)
+        if self.evaluate and eval_prompt != self.prompt_type and not self.allow_eval_mismatch:
+            raise ConfigError(
+                f"eval.prompt_type {eval_prompt!r} differs from prompt_type {self.prompt_type!r}: every "
+                "model would be evaluated on a prompt it never trained on; use the same one, or set "
+                "allow_eval_mismatch: true if that is meant"
+            )
+        for name in STAGES:
+            check_section(self, name)
 
     @property
     def run_dir(self) -> str:
@@ -249,8 +266,94 @@ class RunConfig:
             return self.prompts[0].replace("{i}", str(iteration))
         return self.prompts[iteration - 1]
 
+    def stage(self, name: str) -> Stage:
+        """The stage a section's flags go to (sft.py trains under algorithm: raft)."""
+        return RAFT_TRAINER if name == "train" and self.algorithm == "raft" else STAGES[name]
 
-OVERRIDE_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name.endswith("_overrides"))
+    def value(self, stage: str, name: str) -> Any:
+        """What ``stage`` runs with for flag ``name``: the section's value, the shared one, or the stage's default."""
+        return section_value(vars(self), stage, name)
+
+
+SECTIONS = tuple(STAGES)
+
+
+def section_value(config: dict[str, Any], stage: str, name: str) -> Any:
+    """What ``stage`` runs with for flag ``name`` under the run config ``config`` (a resolved config.yaml):
+    the section's value, else the shared one, else the stage's default."""
+    section = config.get(stage) or {}
+    if name in section:
+        return section[name]
+    if stage in SHARED.get(name, ()) and name in config:
+        return config[name]
+    return stage_default(stage, name)
+
+
+def driver_flags(config: RunConfig, stage: str) -> dict[str, Any]:
+    """The flags the driver passes ``stage`` itself on every call (run_iter_dpo.sh), with their values in
+    iteration 1. A section may not set them; a section is checked with these values filled in."""
+    run, it = config.run_dir, os.path.join(config.run_dir, "iter_1")
+    warmup_model = os.path.join(run, "iter_0", "model")
+    flags_of = {
+        "build": {"output_dir": config.assets_dir, "seed": config.seed, "iterations": config.iterations},
+        "warmup": {"model_name_or_path": config.model_name_or_path, "output_dir": warmup_model, "seed": config.seed},
+        "audit": {"dataset_name_or_path": config.prompt_file(1), "output_file": os.path.join(it, "audit.json"),
+                  "stats_file": None},
+        "sample": {"model_name_or_path": config.model_name_or_path, "dataset_name_or_path": config.prompt_file(1),
+                   "output_dir": os.path.join(it, "shards"), "seed": config.seed + 1, "local_index": 0,
+                   "my_world_size": 1},
+        "merge": {"shard_dir": os.path.join(it, "shards"), "my_world_size": 1,
+                  "output_file": os.path.join(it, "samples.jsonl"), "dataset_name_or_path": config.prompt_file(1)},
+        "label": {"dataset_name_or_path": os.path.join(it, "samples.jsonl"),
+                  "output_dir": os.path.join(it, "labeled.jsonl"), "audit_file": os.path.join(it, "audit.json"),
+                  "stats_file": None},
+        "pairs": {"dataset_name_or_path": os.path.join(it, "labeled.jsonl"),
+                  "output_dir": os.path.join(it, "raft.jsonl" if config.algorithm == "raft" else "pairs.jsonl"),
+                  "seed": config.seed, "stats_file": None},
+        "train": {"model_name_or_path": config.model_name_or_path, "train_file": os.path.join(it, "pairs.jsonl"),
+                  "output_dir": os.path.join(it, "model"), "seed": config.seed},
+        "eval": {"model_name_or_path": config.model_name_or_path, "output_dir": os.path.join(it, "eval"),
+                 "seed": config.seed, "write_summary": True},
+    }
+    if config.algorithm == "dpo":
+        flags_of["train"]["initial_model_name_or_path"] = config.model_name_or_path
+    if config.algorithm == "raft":
+        flags_of["pairs"]["choose_type"] = "raft"
+    return flags_of[stage]
+
+
+def check_section(config: RunConfig, stage: str) -> None:
+    """The section's keys are the stage's flags, none of them the driver's or a shared one, and its values
+    pass the stage's own checks (its dataclass's types and ``__post_init__``). Trainer sections are
+    parsed by the trainer's own parser in ``trainer_problems``, which needs TRL."""
+    section = getattr(config, stage)
+    for key, value in section.items():
+        if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{stage}: {key!r} is not a flag name")
+        if isinstance(value, dict):
+            raise ConfigError(f"{stage}.{key}: expected a scalar or a list, got a mapping")
+        if key in driver_flags(config, stage):
+            raise ConfigError(f"{stage}.{key} is set by the driver on every call; leave it out")
+        if stage in SHARED.get(key, ()) and not (stage == "eval" and key == "prompt_type"):
+            raise ConfigError(f"{stage}.{key}: set {key} at the top of the run config; it is passed to "
+                              f"{', '.join(SHARED[key])} alike")
+    if config.stage(stage).trainer:
+        return
+    (cls,) = config.stage(stage).dataclasses()
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in section.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{stage}: unknown key {key!r}{hint} ({config.stage(stage).script} --help lists them)")
+        values[key] = checked(f"{stage}.{key}", value, hints[key])
+    shared = {key: getattr(config, key) for key, stages in SHARED.items() if stage in stages}
+    try:
+        cls(**{**driver_flags(config, stage), **shared, **values})
+    except ConfigError as e:
+        raise ConfigError(f"{stage}: {e}") from None
 
 
 def check_types(config: Any) -> None:
@@ -266,19 +369,26 @@ def checked(name: str, value: Any, expected: Any) -> Any:
     TrlParser takes YAML values as defaults without converting them, so a ``K: 8.5`` or ``evaluate: maybe``
     would otherwise pass through unnoticed or end in an argparse usage dump.
     """
+    args = typing.get_args(expected)
+    if type(None) in args:  # X | None
+        if value is None:
+            return value
+        (expected,) = [a for a in args if a is not type(None)]
     origin = typing.get_origin(expected) or expected
+    item = (typing.get_args(expected) or (str,))[0] if origin is list else None
     if origin is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif origin is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif origin is list:
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ok = isinstance(value, list) and all(isinstance(v, item) and not isinstance(v, bool) for v in value)
     else:
         ok = isinstance(value, origin)
     if not ok:
-        kind = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-                dict: "a mapping (key: value, ...)", list: "a list of strings"}.get(origin, str(expected))
+        kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+                 dict: "a mapping (key: value, ...)"}
+        kind = f"a list of {kinds[item][2:]}s" if origin is list else kinds.get(origin, str(expected))
         raise ConfigError(f"{name} must be {kind}, got {value!r}")
     return value
 
@@ -287,7 +397,27 @@ def _field_types() -> dict[str, Any]:
     return typing.get_type_hints(RunConfig)
 
 
+# The flat keys of the run config before it had a section per stage, and where each went.
+MOVED = {
+    "K": "sample.K", "temperature": "sample.temperature", "top_p": "sample.top_p",
+    "max_new_tokens": "sample.max_new_tokens", "engine": "sample.engine", "generation_overrides": "sample",
+    "label_workers": "label.num_workers", "reward_policy": "label.reward_policy", "label_overrides": "label",
+    "audit_max_fail_share": "audit.max_fail_share", "choose_type": "pairs.choose_type", "pairs_overrides": "pairs",
+    "train_config": "train.config", "train_overrides": "train", "ref_policy": "train.ref_policy",
+    "warmup_config": "warmup.config", "warmup_data": "warmup.train_file", "warmup_overrides": "warmup",
+    "demo_num_test": "build.num_test", "demo_num_sft": "build.num_sft",
+    "demo_num_iter_prompts": "build.num_iter_prompts", "demo_overrides": "build",
+    "eval_data_dir": "eval.data_dir", "eval_data_names": "eval.data_names",
+    "eval_prompt_type": "eval.prompt_type (with allow_eval_mismatch: true; else it is prompt_type)",
+    "eval_max_tokens": "eval.max_tokens_per_call", "eval_engine": "eval.engine", "eval_overrides": "eval",
+}
+
+
 def _unknown_key(key: str, where: str) -> ConfigError:
+    if key in MOVED:
+        target = MOVED[key]
+        moved = f"the {target} section (its keys are {STAGES[target].script}'s flags)" if target in STAGES else target
+        return ConfigError(f"{where}: key {key!r} has moved to {moved}; `bash run_iter_dpo.sh --keys` lists every key")
     names = [f.name for f in dataclasses.fields(RunConfig)]
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -302,8 +432,9 @@ def parse_override(text: str, types: dict[str, Any]) -> tuple[list[str], Any]:
     path = key.strip().split(".")
     if path[0] not in types:
         raise _unknown_key(path[0], "command line")
-    if len(path) > 2 or (len(path) == 2 and path[0] not in OVERRIDE_FIELDS):
-        raise ConfigError(f"override {text!r}: dotted keys go one level into {OVERRIDE_FIELDS}")
+    if len(path) > 2 or (len(path) == 2 and path[0] not in SECTIONS + ("environment",)):
+        raise ConfigError(f"override {text!r}: dotted keys go one level into a stage's section "
+                          f"({', '.join(SECTIONS)}) or environment")
     if len(path) == 1 and types[path[0]] is str:
         return path, raw
     try:
@@ -344,7 +475,7 @@ def load_config(config_file: str | None, overrides: list[str] = ()) -> RunConfig
         checked(key, value, types[key])
     # Through the project's parser (TrlParser: YAML defaults, unknown keys rejected) from one merged file.
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="run_config_", encoding="utf-8") as tmp:
-        yaml.safe_dump(values, tmp)
+        yaml.safe_dump(values, tmp, sort_keys=False)
         tmp.flush()
         (config,) = parse_config([RunConfig], ["--config", tmp.name])
     return config
@@ -386,8 +517,26 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def write_or_check(config: RunConfig, path: str | os.PathLike) -> bool:
-    """Write the resolved config to ``path``, or check it matches the one a previous start wrote.
+def flat(values: dict[str, Any]) -> dict[str, Any]:
+    """``{sample: {K: 8}, seed: 1}`` -> ``{"sample.K": 8, "seed": 1}`` (an empty section stays as {})."""
+    out = {}
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, dict) and value:
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+# Keys that may differ when a run is resumed: they change how fast stages run, not what they produce,
+# or (iterations) extend the run. Anything else would mix two experiments in one run directory.
+RESUMABLE_CHANGES = frozenset({"iterations", "num_gpus", "num_shards", "label.num_workers", "accelerate_config",
+                               "launcher", "num_nodes", "allow_eval_mismatch"})
+
+
+def write_or_check(config: RunConfig, path: str | os.PathLike, write: bool = True) -> bool:
+    """Write the resolved config to ``path`` (unless ``write`` is false), or check it matches the one a
+    previous start wrote.
 
     Returns True when the run is being resumed. Resuming with a different config would mix two
     experiments in one run directory, so it is an error, except for ``RESUMABLE_CHANGES``.
@@ -398,8 +547,8 @@ def write_or_check(config: RunConfig, path: str | os.PathLike) -> bool:
     resumed = path.is_file()
     if resumed:
         with open(path, encoding="utf-8") as f:
-            previous = yaml.safe_load(f) or {}
-        current = to_dict(config)
+            previous = flat(yaml.safe_load(f) or {})
+        current = flat(to_dict(config))
         changed = sorted(k for k in current.keys() | previous.keys()
                          if current.get(k) != previous.get(k) and k not in RESUMABLE_CHANGES)
         if changed:
@@ -408,58 +557,53 @@ def write_or_check(config: RunConfig, path: str | os.PathLike) -> bool:
                 f"{path.parent} was started with a different config ({detail}); "
                 "use another run_name, or delete the run directory to start over"
             )
-    with atomic_open(path) as f:
-        yaml.safe_dump(to_dict(config), f, sort_keys=False)
+    if write:
+        with atomic_open(path) as f:
+            yaml.safe_dump(to_dict(config), f, sort_keys=False)
     return resumed
 
 
-def flags(overrides: dict[str, Any]) -> list[str]:
+def flags(values: dict[str, Any]) -> list[str]:
     """``{beta: 0.1, loss_type: [sigmoid, sft], bf16: false}`` -> ``--beta 0.1 --loss_type sigmoid sft --bf16 false``."""
     out = []
-    for key, value in overrides.items():
+    for key, value in values.items():
         out.append(f"--{key}")
         items = value if isinstance(value, list) else [value]
         out += ["true" if v is True else "false" if v is False else str(v) for v in items]
     return out
 
 
+def stage_flags(config: RunConfig, stage: str) -> list[str]:
+    """The run config's flags for ``stage``: the shared settings it takes, then its section."""
+    shared = {key: getattr(config, key) for key, stages in SHARED.items() if stage in stages}
+    section = dict(getattr(config, stage))
+    if stage == "label" and config.launcher == "slurm":
+        # Grading runs on the driver's node: a worker per core there unless the section says otherwise.
+        section.setdefault("num_workers", grader_workers())
+    return flags({**shared, **section})
+
+
 def shell_assignments(config: RunConfig, resumed: bool) -> str:
     """The settings the driver needs, as bash assignments (values quoted with shlex, arrays for flags)."""
-    gpus_per_shard = int(config.generation_overrides.get("tensor_parallel_size", 1))
-    gpus_per_eval = int(config.eval_overrides.get("tensor_parallel_size", 1))
+    gpus_per_shard = int(config.value("sample", "tensor_parallel_size"))
+    gpus_per_eval = int(config.value("eval", "tensor_parallel_size"))
     scalars = {
         "RUN_DIR": config.run_dir, "ASSETS_DIR": config.assets_dir, "RESUMED": int(resumed),
         "SEED": config.seed, "ITERATIONS": config.iterations, "MODEL": config.model_name_or_path,
-        "BUILD_DEMO": int(config.build_demo), "DEMO_NUM_TEST": config.demo_num_test,
-        "DEMO_NUM_SFT": config.demo_num_sft, "DEMO_NUM_ITER_PROMPTS": config.demo_num_iter_prompts,
-        "PROMPT_TYPE": config.prompt_type, "WARMUP_CONFIG": config.warmup_config,
-        "WARMUP_DATA": config.warmup_data, "K": config.K, "TEMPERATURE": config.temperature,
-        "TOP_P": config.top_p, "MAX_NEW_TOKENS": config.max_new_tokens, "ENGINE": config.engine,
+        "BUILD_DEMO": int(config.build_demo), "WARMUP": int(bool(config.warmup.get("config"))),
         "NUM_SHARDS": config.num_shards or max(1, max(1, config.num_nodes) * config.num_gpus // gpus_per_shard),
-        "LABEL_WORKERS": config.label_workers, "REWARD_POLICY": config.reward_policy,
-        "AUDIT_MAX_FAIL_SHARE": config.audit_max_fail_share, "LAUNCHER": config.launcher, "NUM_NODES": max(1, config.num_nodes),
+        "LAUNCHER": config.launcher, "NUM_NODES": max(1, config.num_nodes),
         # srun tasks per node: one per GPU (or tensor-parallel group), one per node without a GPU
         "GEN_TASKS_PER_NODE": max(1, config.num_gpus // gpus_per_shard),
         "EVAL_TASKS_PER_NODE": max(1, config.num_gpus // gpus_per_eval), "EVAL_GPUS_PER_TASK": gpus_per_eval,
-        "ALGORITHM": config.algorithm,
-        "CHOOSE_TYPE": "raft" if config.algorithm == "raft" else config.choose_type,
-        "TRAIN_CONFIG": config.train_config, "REF_POLICY": config.ref_policy, "NUM_GPUS": config.num_gpus,
+        "EVAL_DATA_NAMES": config.value("eval", "data_names"),
+        "ALGORITHM": config.algorithm, "NUM_GPUS": config.num_gpus,
         "ACCELERATE_CONFIG": config.accelerate_config, "EVALUATE": int(config.evaluate),
-        "EVAL_DATA_DIR": config.eval_data_dir, "EVAL_DATA_NAMES": config.eval_data_names,
-        "EVAL_PROMPT_TYPE": config.eval_prompt_type, "EVAL_MAX_TOKENS": config.eval_max_tokens,
-        "EVAL_ENGINE": config.eval_engine,
     }
     lines = [f"{name}={shlex.quote(str(value))}" for name, value in scalars.items()]
     prompt_files = [config.prompt_file(i) for i in range(1, config.iterations + 1)]
-    arrays = {
-        "PROMPT_FILES": prompt_files,
-        "DEMO_ARGS": flags(config.demo_overrides), "WARMUP_ARGS": flags(config.warmup_overrides),
-        "GENERATION_ARGS": flags(config.generation_overrides),
-        # merge.py re-reads the prompts to check every one was sampled: from the split generation read.
-        "MERGE_ARGS": flags({k: v for k, v in config.generation_overrides.items() if k == "split"}),
-        "LABEL_ARGS": flags(config.label_overrides), "PAIRS_ARGS": flags(config.pairs_overrides),
-        "TRAIN_ARGS": flags(config.train_overrides), "EVAL_ARGS": flags(config.eval_overrides),
-    }
+    arrays = {"PROMPT_FILES": prompt_files}
+    arrays.update({f"{stage.upper()}_ARGS": stage_flags(config, stage) for stage in SECTIONS})
     lines += [f"{name}=({' '.join(shlex.quote(v) for v in values)})" for name, values in arrays.items()]
     lines += [f"export {name}={shlex.quote(str(value))}" for name, value in config.environment.items()]
     return "\n".join(lines) + "\n"
@@ -473,21 +617,21 @@ def is_hub_id(path: str) -> bool:
 def missing_inputs(config: RunConfig) -> list[str]:
     """Inputs that must exist before the first model loads (checked after the demo assets are built)."""
     problems = []
-    files = {"train_config": config.train_config}
+    files = {"train.config": config.train["config"]}
     files.update({f"prompts (iteration {i})": config.prompt_file(i) for i in range(1, config.iterations + 1)
                   if not is_hub_id(config.prompt_file(i))})
-    if config.warmup_config:
-        files.update(warmup_config=config.warmup_config, warmup_data=config.warmup_data)
+    if config.warmup.get("config"):
+        files.update({"warmup.config": config.warmup["config"], "warmup.train_file": config.warmup["train_file"]})
     if (config.num_gpus > 0 or config.launcher == "slurm") and config.accelerate_config:
         files["accelerate_config"] = config.accelerate_config
     for what, path in files.items():
         if not Path(path).is_file():
             problems.append(f"{what}: {path} not found")
-    if config.evaluate and config.eval_data_dir != HUB:
-        for name in config.eval_data_names.split(","):
-            if not (Path(config.eval_data_dir or BUNDLED_DATA_DIR) / name.strip()).is_dir():
-                problems.append(f"eval_data_names: {Path(config.eval_data_dir or BUNDLED_DATA_DIR) / name.strip()} "
-                                "not found")
+    data_dir = config.value("eval", "data_dir")
+    if config.evaluate and data_dir != HUB:
+        for name in config.value("eval", "data_names").split(","):
+            if not (Path(data_dir or BUNDLED_DATA_DIR) / name.strip()).is_dir():
+                problems.append(f"eval.data_names: {Path(data_dir or BUNDLED_DATA_DIR) / name.strip()} not found")
     try:
         check_model_path(config.model_name_or_path, "model_name_or_path")
     except ConfigError as e:
@@ -495,46 +639,34 @@ def missing_inputs(config: RunConfig) -> list[str]:
     return problems
 
 
-# The argument dataclasses each training script hands to run_cli (dpo_iteration/dpo.py, sft.py).
-TRAINER_ARGUMENTS = {
-    "dpo": ("dpo_iteration.dpo", ("DPOScriptArgs", "DPOTrainConfig")),
-    "sft": ("dpo_iteration.sft", ("ModelDataArgs", "SFTTrainConfig")),
-}
-
-
-def trainer_jobs(config: RunConfig) -> list[tuple[str, str, str, dict]]:
-    """(what, script kind, config file, overrides) of every training the run will do."""
+def trainer_jobs(config: RunConfig) -> list[tuple[str, Stage, dict]]:
+    """(section, trainer, section values) of every training the run will do."""
     jobs = []
-    if config.warmup_config:
-        jobs.append(("warmup_config", "sft", config.warmup_config, config.warmup_overrides))
-    kind = "sft" if config.algorithm == "raft" else "dpo"
-    jobs.append(("train_config", kind, config.train_config, config.train_overrides))
+    if config.warmup.get("config"):
+        jobs.append(("warmup", STAGES["warmup"], config.warmup))
+    jobs.append(("train", config.stage("train"), config.train))
     return jobs
 
 
 def trainer_problems(config: RunConfig) -> list[str]:
-    """Parse each trainer config with its overrides through the trainer's own dataclasses, loading no model.
+    """Parse each trainer section through the trainer's own dataclasses, loading no model.
 
     A bad key or value in a trainer config would otherwise surface only when the trainer starts, after
     the iteration's sampling and grading (hours, at the recipe's scale). ``train_file`` must exist at
     parse time; the trainer config itself stands in for the data that later stages will write.
     """
-    import importlib
-
     problems = []
     with tempfile.TemporaryDirectory(prefix="trainer_check_") as scratch:
-        for what, kind, path, overrides in trainer_jobs(config):
-            module_name, class_names = TRAINER_ARGUMENTS[kind]
-            module = importlib.import_module(module_name)
-            argv = [path, "--model_name_or_path", config.model_name_or_path, "--train_file", path,
-                    "--output_dir", scratch, *flags(overrides)]
+        for section, stage, values in trainer_jobs(config):
+            argv = [*flags(values), "--model_name_or_path", config.model_name_or_path,
+                    "--train_file", values.get("train_file", values["config"]), "--output_dir", scratch]
             usage = io.StringIO()
             try:
                 with contextlib.redirect_stderr(usage):  # argparse prints its usage and exits on a bad flag
-                    parse_config([getattr(module, name) for name in class_names], argv)
+                    parse_config(stage.dataclasses(), argv)
             except ValueError as e:  # ConfigError, __post_init__ checks, unknown keys
-                problems.append(f"{what} {path} with {flags(overrides)}: {e}")
+                problems.append(f"{section} ({stage.script} {shlex.join(flags(values))}): {e}")
             except SystemExit:
                 error = usage.getvalue().strip().splitlines()[-1:] or ["invalid arguments"]
-                problems.append(f"{what} {path} with {flags(overrides)}: {error[0]}")
+                problems.append(f"{section} ({stage.script} {shlex.join(flags(values))}): {error[0]}")
     return problems

@@ -93,29 +93,33 @@ def iteration_row(run_dir: Path, i: int) -> dict[str, Any] | None:
     }
 
 
-# The run config's keys that say how the training data and the scores were produced.
-SETTINGS = ("prompt_type", "max_new_tokens", "eval_prompt_type", "eval_max_tokens", "allow_eval_mismatch")
+# The run config's settings that say how the training data and the scores were produced.
+SETTINGS = ("prompt_type", "sample.max_new_tokens", "eval.prompt_type", "eval.max_tokens_per_call",
+            "allow_eval_mismatch")
 
 
 def run_settings(run_dir: Path) -> dict[str, Any]:
-    """Those keys of ``run_dir/config.yaml`` (the resolved config the driver wrote); empty without one."""
+    """Those settings of ``run_dir/config.yaml`` (the resolved config the driver wrote), a stage's default
+    where the config leaves it out; empty without a config."""
     import yaml
+
+    from pipeline.config import section_value
 
     path = run_dir / "config.yaml"
     if not path.is_file():
         return {}
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {key: config[key] for key in SETTINGS if key in config}
+    return {key: section_value(config, *key.split(".")) if "." in key else config.get(key) for key in SETTINGS}
 
 
 def settings_line(settings: dict[str, Any]) -> list[str]:
     """The report's statement of both prompts and both token limits."""
     if not settings:
         return []
-    line = (f"Sampling: prompt `{settings.get('prompt_type')}`, up to {settings.get('max_new_tokens')} new tokens. "
-            f"Evaluation: prompt `{settings.get('eval_prompt_type')}`, up to {settings.get('eval_max_tokens')} "
-            "new tokens.")
-    if settings.get("prompt_type") != settings.get("eval_prompt_type"):
+    sampling, evaluation = settings.get("prompt_type"), settings.get("eval.prompt_type")
+    line = (f"Sampling: prompt `{sampling}`, up to {settings.get('sample.max_new_tokens')} new tokens. "
+            f"Evaluation: prompt `{evaluation}`, up to {settings.get('eval.max_tokens_per_call')} new tokens.")
+    if sampling != evaluation:
         line += " The two prompts differ (allow_eval_mismatch): the models are scored on a prompt they were not trained on."
     return [line, ""]
 

@@ -39,6 +39,14 @@ def allocation_nodes(env: Mapping[str, str] | None = None) -> int:
     return int(count)
 
 
+def grader_workers(env: Mapping[str, str] | None = None) -> int:
+    """Grading processes on the driver's node of an allocation: its CPUs as SLURM gives them, else this
+    process's cores."""
+    env = os.environ if env is None else env
+    cpus = env.get("SLURM_CPUS_ON_NODE", "")
+    return int(cpus) if cpus.isdigit() and int(cpus) > 0 else len(os.sched_getaffinity(0))
+
+
 def resolve_nodes(launcher: str, num_nodes: int, env: Mapping[str, str] | None = None) -> int:
     """The nodes a run uses: 1 locally; under SLURM ``num_nodes`` of the allocation (0: all of them)."""
     if launcher != "slurm":

@@ -42,8 +42,10 @@ def demo_run(root: Path, name: str, accuracies: list[int]) -> Path:
     return run
 
 
-def table_rows(markdown: str) -> dict[str, list[str]]:
-    rows = [line.strip("|").split("|") for line in markdown.splitlines() if line.startswith("| ")]
+def table_rows(markdown: str, table: int = 0) -> dict[str, list[str]]:
+    """The rows of the markdown's table number ``table`` (0: our grader's, 1: the qwen scorer's), by label."""
+    blocks = [b for b in markdown.split("\n\n") if b.startswith("| ")]
+    rows = [line.strip("|").split("|") for line in blocks[table].splitlines() if line.startswith("| ")]
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
 
 
@@ -84,6 +86,24 @@ def test_rows_missing_a_benchmark_or_evaluated_differently_are_flagged(tmp_path)
     assert rows["a"] == ["50.0", "100.0", "75.0"]
     assert rows["b"] == ["-", "50.0", "-"]  # two of its three problems were scored (num_test_sample=2)
     assert "**The rows were evaluated with different settings**" in markdown and "num_test_sample=2" in markdown
+
+
+def test_the_qwen_scorers_table_follows_ours(tmp_path):
+    # 500 against gt 5: wrong to our grader, right to the qwen profile (100x the gt).
+    out = tmp_path / "eval" / "pins"
+    write_jsonl(tmp_path / "math500.jsonl", [{"idx": 0, "problem": "p", "gt": "5", "responses": [r"\boxed{500}"]},
+                                             {"idx": 1, "problem": "q", "gt": "7", "responses": [r"\boxed{7}"]}])
+    args = EvalArgs(output_dir=str(out), score_only=str(tmp_path / "math500.jsonl"), data_names="math500")
+    write_summary(args, score_only(args))
+    old = evaluate(tmp_path / "eval" / "old", {"math500": [1, 1]})  # evaluated before both scores were kept
+    del old["benchmarks"]["math500"]["accuracy_compat"]
+    write_json(tmp_path / "eval" / "old" / "summary.json", old)
+    result = compare([str(out), str(tmp_path / "eval" / "old")], tmp_path / "cmp")
+    markdown = (tmp_path / "cmp/comparison.md").read_text()
+    assert table_rows(markdown)["pins"] == ["50.0", "50.0"] and table_rows(markdown, 1)["pins"] == ["100.0", "100.0"]
+    assert table_rows(markdown)["old"] == ["100.0", "100.0"] and table_rows(markdown, 1)["old"] == ["-", "-"]
+    assert "**hold this table against the published one**" in markdown
+    assert [(r["average"], r["average_compat"]) for r in result["rows"]] == [(0.5, 1.0), (1.0, None)]
 
 
 def test_cli_writes_the_table_and_names_a_bad_directory(tmp_path):

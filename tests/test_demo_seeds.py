@@ -35,9 +35,9 @@ def test_dpo_and_raft_demos_of_one_seed_share_a_warmup(monkeypatch):
     monkeypatch.chdir(REPO)  # the configs name their trainer configs relative to the repository
     dpo, raft = str(REPO / "configs/demo.yaml"), str(REPO / "configs/demo_raft.yaml")
     assert key(dpo, overrides(42)) == key(raft, overrides(42))
-    assert key(dpo, overrides(42, "train_overrides.beta=0.2", "K=4")) == key(dpo, overrides(42))
+    assert key(dpo, overrides(42, "train.beta=0.2", "sample.K=4")) == key(dpo, overrides(42))
     # anything before the loop changes the warm-up model or its evaluation
-    for change in ("warmup_overrides.learning_rate=1.0e-3", "demo_num_sft=100", "eval_max_tokens=32",
+    for change in ("warmup.learning_rate=1.0e-3", "build.num_sft=100", "eval.max_tokens_per_call=32",
                    "iterations=2"):
         assert key(dpo, overrides(42, change)) != key(dpo, overrides(42)), change
     assert key(dpo, overrides(43)) != key(dpo, overrides(42))

@@ -235,6 +235,49 @@ def test_score_only_grades_an_existing_file(tmp_path):
     assert "| Model | mine | Avg |" in table and "maj@4" in table and "pass@4" in table
 
 
+# (gt, response, our verdict, the qwen profile's): the Qwen2.5-Math scorer's numeric rules that the
+# published table was scored with, and the -124/-123 rounding of the original's labeler that is not followed.
+COMPAT_PINS = [
+    ("3.14159", r"so $\boxed{3.1416}$", False, True),  # within 1e-4, not within 1e-6
+    ("5", r"so $\boxed{0.05}$", False, True),  # 1/100x the gt
+    ("5", r"so $\boxed{500}$", False, True),  # 100x the gt
+    ("10000", r"so $\boxed{10001}$", False, True),  # 1e-4 just inside, between integers
+    ("10000", r"so $\boxed{10002}$", False, False),  # just outside
+    ("1", r"so $\boxed{1.0001}$", False, True),  # just inside
+    ("1", r"so $\boxed{1.00011}$", False, False),  # just outside
+    ("-123", r"so $\boxed{-124}$", False, False),  # the labeler's round_number equates them: a bug, not followed
+    ("0.12", r"so $\boxed{0.123}$", False, False),  # 2 significant digits below 1: not followed
+    ("7", r"so $\boxed{7}$", True, True),
+]
+
+
+def test_score_only_reports_both_scores_and_where_they_disagree(tmp_path):
+    path = tmp_path / "pins.jsonl"
+    write_jsonl(path, [{"idx": f"pin{i}", "problem": f"p{i}", "gt": gt, "responses": [response]}
+                       for i, (gt, response, _, _) in enumerate(COMPAT_PINS)])
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "eval_math/evaluate.py", "--score_only", str(path), "--output_dir", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    args = EvalArgs(output_dir=str(out), score_only=str(path), data_names="pins")
+    records_path, metrics_path = output_paths(args, "pins")
+    records = read_records(records_path, EVAL)
+    assert [(r["scores"], r["scores_compat"]) for r in records] == [([o], [q]) for _, _, o, q in COMPAT_PINS]
+    differ = [f"pin{i}" for i, (_, _, o, q) in enumerate(COMPAT_PINS) if o != q]
+    assert [r["idx"] for r in records if r["disagrees"]] == differ and len(differ) == 5
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["accuracy"] == pytest.approx(1 / 10)
+    assert metrics["accuracy_compat"] == pytest.approx(6 / 10)
+    assert (metrics["disagreements"], metrics["compat_profile"]) == (5, "qwen")
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["average_accuracy"], summary["average_accuracy_compat"]) == (pytest.approx(0.1), pytest.approx(0.6))
+    table = (out / "summary.md").read_text()
+    assert "| pins.jsonl | 10.0 | 10.0 |" in table and "| pins.jsonl (qwen scorer) | 60.0 | 60.0 |" in table
+    assert "| pins | 10 | 10.0 | 60.0 | 5 |" in table
+    assert "The (qwen scorer) row is the one to hold against the published table" in table
+    assert "pins: accuracy 0.1000" in done.stderr and "qwen scorer 0.6000 (5 problems scored differently)" in done.stderr
+
+
 def test_score_only_accepts_single_responses_and_reports_bad_lines(tmp_path):
     path = tmp_path / "gold.jsonl"
     write_jsonl(path, [{"response": r"$\boxed{\frac12}$", "gt": "0.5"}, {"response": "7", "gt": "8"}])

@@ -93,11 +93,12 @@ def test_recipe_prompts_ignore_the_instruction_flag_and_need_no_template_for_qwe
 
 def test_a_config_whose_eval_prompt_differs_is_refused_unless_allowed(tmp_path):
     recipe = str(REPO / "configs/qwen25_math_7b_dpo.yaml")
-    with pytest.raises(ConfigError, match="eval_prompt_type 'qwen25-math-cot' differs from prompt_type 'online-dpo-r1'"):
-        load_config(recipe, ["eval_prompt_type=qwen25-math-cot"])
-    config = load_config(recipe, ["eval_prompt_type=qwen25-math-cot", "allow_eval_mismatch=true"])
-    assert (config.prompt_type, config.eval_prompt_type) == ("online-dpo-r1", "qwen25-math-cot")
-    assert load_config(recipe, ["eval_prompt_type=qwen25-math-cot", "evaluate=false"]).evaluate is False
+    with pytest.raises(ConfigError, match="eval.prompt_type 'qwen25-math-cot' differs from prompt_type 'online-dpo-r1'"):
+        load_config(recipe, ["eval.prompt_type=qwen25-math-cot"])
+    config = load_config(recipe, ["eval.prompt_type=qwen25-math-cot", "allow_eval_mismatch=true"])
+    assert (config.prompt_type, config.value("eval", "prompt_type")) == ("online-dpo-r1", "qwen25-math-cot")
+    assert config.value("sample", "prompt_type") == "online-dpo-r1"
+    assert load_config(recipe, ["eval.prompt_type=qwen25-math-cot", "evaluate=false"]).evaluate is False
 
 
 @pytest.mark.parametrize(
@@ -105,12 +106,15 @@ def test_a_config_whose_eval_prompt_differs_is_refused_unless_allowed(tmp_path):
     [("online-dpo-r1", False), ("qwen25-math-cot", True)],
 )
 def test_report_states_both_prompts_and_both_token_limits(tmp_path, eval_prompt_type, mismatch_said):
-    config = {"prompt_type": "online-dpo-r1", "max_new_tokens": 4096, "eval_prompt_type": eval_prompt_type,
-              "eval_max_tokens": 3000, "allow_eval_mismatch": mismatch_said, "K": 8}
+    config = {"prompt_type": "online-dpo-r1", "sample": {"max_new_tokens": 4096, "K": 8},
+              "eval": {"prompt_type": eval_prompt_type, "max_tokens_per_call": 3000},
+              "allow_eval_mismatch": mismatch_said}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "iter_0").mkdir()
     summary = write_report(tmp_path, initial_model="m")
-    assert summary["settings"] == {k: v for k, v in config.items() if k != "K"}
+    assert summary["settings"] == {"prompt_type": "online-dpo-r1", "sample.max_new_tokens": 4096,
+                                   "eval.prompt_type": eval_prompt_type, "eval.max_tokens_per_call": 3000,
+                                   "allow_eval_mismatch": mismatch_said}
     report = (tmp_path / "report.md").read_text()
     assert ("Sampling: prompt `online-dpo-r1`, up to 4096 new tokens. "
             f"Evaluation: prompt `{eval_prompt_type}`, up to 3000 new tokens.") in report
@@ -123,20 +127,29 @@ RUN_CONFIGS = sorted((REPO / "configs").glob("qwen25_math_7b_*.yaml"))
 DPO_CONFIGS = sorted((REPO / "configs" / "dpo").glob("qwen25_math_7b*.yaml"))
 
 # run_iter_dpo.sh / gen_hf.py / reward_labeling.py / eval_math/sh/eval.sh
+# What each stage runs with (the run config's value, else the stage's default), by flag.
 ORIGINAL_RUN = {
     "model_name_or_path": "Qwen/Qwen2.5-Math-7B",
     "iterations": 9,  # for i in {1..9}
     "prompts": ["RLHFlow/numia_prompt_dpo{i}"],
     "prompt_type": "online-dpo-r1",
-    "K": 8,  # best_of_k=8
-    "temperature": 1.0,
-    "top_p": 1.0,
-    "max_new_tokens": 4096,  # gen_hf.py's default, with the model's 4096-token context
-    "label_overrides": {"reward_correct": 1.0, "reward_wrong": -0.5, "reward_no_box": -1.0},
-    "eval_prompt_type": "online-dpo-r1",  # its eval "qwen25-math-cot" is this string
-    "eval_max_tokens": 3000,  # --max_tokens_per_call 3000
-    "eval_data_names": "math500,aime24,amc23,minerva_math,olympiadbench",
-    "eval_data_dir": "eval_math/data",
+    "sample.prompt_type": "online-dpo-r1",
+    "sample.K": 8,  # best_of_k=8
+    "sample.temperature": 1.0,
+    "sample.top_p": 1.0,
+    "sample.max_new_tokens": 4096,  # gen_hf.py's default, with the model's 4096-token context
+    "sample.max_model_len": 4096,
+    "sample.stop_at_end_of_turn": False,  # vLLM's stop_token_ids=[tokenizer.eos_token_id] + eos_ids ([])
+    "label.reward_policy": "recipe",
+    "label.reward_correct": 1.0,
+    "label.reward_wrong": -0.5,
+    "label.reward_no_box": -1.0,
+    "eval.prompt_type": "online-dpo-r1",  # its eval "qwen25-math-cot" is this string
+    "eval.max_tokens_per_call": 3000,  # --max_tokens_per_call 3000
+    "eval.n_sampling": 1,
+    "eval.temperature": 0.0,  # greedy
+    "eval.data_names": "math500,aime24,amc23,minerva_math,olympiadbench",
+    "eval.data_dir": "eval_math/data",
     "accelerate_config": "configs/accelerate/zero3.yaml",
 }
 # The dpo_config.yaml that run_iter_dpo.sh writes (TRL 0.9.6 defaults for what it leaves out: beta 0.1,
@@ -159,15 +172,19 @@ ORIGINAL_DPO = {
 }
 
 
+# The published table's "Qwen-DPO-R1" row: the same loop from the original's released warm-up checkpoint
+# (README "Models": Qwen Warm-Up SFT).
+STARTING_MODELS = {"qwen25_math_7b_dpo_from_released_sft.yaml": "RLHFlow/Qwen2.5-7B-SFT"}
+
+
 @pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
 def test_7b_run_configs_hold_the_originals_values(path):
-    config = yaml.safe_load(path.read_text())
-    assert {key: config.get(key) for key in ORIGINAL_RUN} == ORIGINAL_RUN
-    assert config["generation_overrides"]["max_model_len"] == 4096
-    if config.get("algorithm", "dpo") == "dpo":
-        assert config["choose_type"] == "max_min" and config["ref_policy"] == "previous"
-    assert "allow_eval_mismatch" not in config
-    load_config(str(path))  # and the driver accepts it
+    config = load_config(str(path))
+    used = {key: config.value(*key.split(".")) if "." in key else getattr(config, key) for key in ORIGINAL_RUN}
+    assert used == {**ORIGINAL_RUN, "model_name_or_path": STARTING_MODELS.get(path.name, "Qwen/Qwen2.5-Math-7B")}
+    if config.algorithm == "dpo":  # and the DPO configs' ref_policy: previous (below)
+        assert config.value("pairs", "choose_type") == "max_min" and "ref_policy" not in config.train
+    assert config.allow_eval_mismatch is False
 
 
 @pytest.mark.parametrize("path", DPO_CONFIGS, ids=lambda p: p.name)

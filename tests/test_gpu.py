@@ -94,10 +94,10 @@ def test_micro_pipeline_on_gpus(vllm_model, tmp_path):
     accelerate = "configs/accelerate/zero3.yaml" if count == 2 else "configs/accelerate/single.yaml"
     prompts, task = write_task(tmp_path)
     out = driver("--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false", f"model_name_or_path={vllm_model}",
-                 f"prompts=[{prompts}]", "warmup_config=", f"eval_data_dir={task}", f"num_gpus={count}",
-                 "num_shards=0", "engine=vllm", "eval_engine=vllm", f"accelerate_config={accelerate}",
-                 "train_overrides.bf16=true", "generation_overrides={gpu_memory_utilization: 0.3}",
-                 "eval_overrides={gpu_memory_utilization: 0.3}", timeout=1800)
+                 f"prompts=[{prompts}]", "warmup={}", f"eval.data_dir={task}", f"num_gpus={count}",
+                 "num_shards=0", "sample.engine=vllm", "eval.engine=vllm", f"accelerate_config={accelerate}",
+                 "train.bf16=true", "sample.gpu_memory_utilization=0.3", "eval.gpu_memory_utilization=0.3",
+                 timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = tmp_path / "micro"
     check_run_is_whole(run_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from annotate.grader import (
+    PROFILES,
     Extraction,
     Grade,
     extract,
@@ -23,6 +24,7 @@ from annotate.grader import (
 )
 
 CANARY = Path("/tmp/pwned_grader")
+STYLES = Path(__file__).resolve().parent / "data" / "grader_styles.jsonl"
 
 
 def boxed(answer: str) -> str:
@@ -652,7 +654,7 @@ def test_size_guards_refuse_before_sympy():
     guards.check_size(r"e^{x^2} + 5! + 2^{10}")
 
 
-def _slow_symbolic_job(pred, gt):
+def _slow_symbolic_job(pred, gt, profile=None):
     time.sleep(30)
     return True, "symbolic"
 
@@ -745,3 +747,58 @@ def test_grade_many_is_lazy():
 def test_grade_many_rejects_bad_worker_count():
     with pytest.raises(ValueError, match="num_workers"):
         list(grade_many([], num_workers=0))
+
+
+# ---- scorer profiles: ours ("default") and the Qwen2.5-Math scorer's numeric rules ("qwen") ----
+# (gt, answer, correct under default, correct under qwen). The qwen column is what the original's
+# math_equal says (isclose with rel_tol 1e-4 against gt/100, gt, 100 gt), except -124/-123 and 0.123/0.12,
+# which only its labeler's round_number (2 significant digits below 1, negatives included) equates: a bug.
+PROFILE_CASES = [
+    ("3.14159", "3.1416", False, True),  # a relative 3e-6: rounded, within 1e-4, not within ours (1e-6)
+    ("3.14159", "3.141593", True, True),
+    ("5", "0.05", False, True),  # 1/100x the gt: include_percentage
+    ("5", "500", False, True),  # 100x the gt
+    ("5", "50", False, False),
+    ("5", r"5\%", True, True),
+    ("10000", "10001", False, True),  # the tolerance holds between integers too: |diff| = 1e-4 x 10001
+    ("10000", "10002", False, False),  # just outside: 2 > 1e-4 x 10002
+    ("1", "1.0001", False, True),  # just inside, written as a decimal
+    ("1", "1.00011", False, False),  # just outside
+    ("-123", "-124", False, False),  # round_number's "-1.2e+02" for both: not followed
+    ("0.12", "0.123", False, False),  # round_number's 2 significant digits: not followed
+    ("0.12", "0.12", True, True),
+    ("(1, 5)", "(1, 500)", False, True),  # item by item, as math_equal splits tuples
+    (r"\frac{8}{3}", "2.6667", False, True),  # a closed form against a rounded decimal
+    (r"\frac{\pi}{4}", "0.7854", False, True),
+    ("3", r"\log_2 8", True, True),  # the symbolic path, in a worker, under the job's profile
+    ("3.0001", r"\log_2 8", False, True),
+    ("x + 10000", "x + 10001", False, False),  # only numbers and closed forms get the tolerance
+]
+
+
+@pytest.mark.parametrize("gt, answer, ours, qwen", PROFILE_CASES)
+def test_scorer_profiles(gt, answer, ours, qwen):
+    response = boxed(answer)
+    assert grade(response, gt).correct is ours
+    assert grade(response, gt, profile=PROFILES["default"]).correct is ours
+    assert is_correct(response, gt, profile=PROFILES["qwen"]) is qwen
+    batch = list(grade_many([(response, gt)] * 2, num_workers=2, profile=PROFILES["qwen"]))
+    assert [g.correct for g in batch] == [qwen, qwen]
+
+
+def test_profiles_differ_only_in_their_numeric_parameters():
+    default, qwen = PROFILES["default"], PROFILES["qwen"]
+    assert (default.answer_checks, default.item_checks) == (qwen.answer_checks, qwen.item_checks)
+    assert (default.tolerate_exact, default.percent_scale) == (False, False)
+    assert (float(qwen.rel_tol), qwen.tolerate_exact, qwen.percent_scale) == (1e-4, True, True)
+
+
+# ---- tests/data/grader_styles.jsonl: hand-written outputs in several models' styles ----
+
+STYLE_CASES = [json.loads(line) for line in STYLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("case", STYLE_CASES, ids=[c["id"] for c in STYLE_CASES])
+def test_model_styles_are_graded_as_labelled(case):
+    g = grade(case["response"], case["gt"])
+    assert g.correct is case["label"], (case["note"], g)

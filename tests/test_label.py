@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -228,6 +229,36 @@ def test_bad_input_exits_2_naming_file_line_and_key(tmp_path, bad_line, message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.jsonl"]  # no output, no temp file, no stats
 
 
+def test_scorer_profile_qwen_labels_as_the_originals_numeric_rules(tmp_path):
+    # 3.1416 and 500 against gt 5 / 3.14159: the qwen profile's 1e-4 and 100x rules; -124 stays wrong in both.
+    records = [sample(0, [r"\boxed{3.1416}", r"\boxed{-124}"], gt="3.14159"),
+               sample(1, [r"\boxed{500}", r"\boxed{-124}", "so it is 0.05"], gt="5"),
+               sample(2, [r"\boxed{-124}"], gt="-123")]
+    ours, ours_stats = label(tmp_path, records)
+    compat, compat_stats = label(tmp_path, records, scorer_profile="qwen")
+    assert [r["rewards"] for r in ours] == [[-0.5, -0.5], [-0.5, -0.5, -1.0], [-0.5]]
+    assert [r["rewards"] for r in compat] == [[1.0, -0.5], [1.0, -0.5, 1.0], [-0.5]]
+    assert (ours_stats["scorer_profile"], compat_stats["scorer_profile"]) == ("default", "qwen")
+    with pytest.raises(ConfigError, match="scorer_profile must be one of default, qwen"):
+        LabelArgs(dataset_name_or_path="s.jsonl", output_dir="l.jsonl", scorer_profile="qwen2")
+
+
+# Errors allowed per source of ../shared/grader_dev, as a share of its cases: today's figure plus a small
+# margin, so that a regression in any one source fails here. Today (annotate.grader, default profile):
+# 0 errors in every source but grader_tests_policy, whose labels rest on conventions we do not all
+# follow (42 of 75, 56%; README of grader_dev: "informative, not a bar"). A new source needs a gate.
+GRADER_DEV_GATES = {
+    "math500_gold": 0.002,  # 0 of 1000 today; 2 allowed
+    "minerva_gold": 0.004,  # 0 of 544; 2 allowed
+    "mathverify_tests": 0.007,  # 0 of 157; 1 allowed
+    "hendrycks_math_tests": 0.0,  # 0 of 13
+    "qwen25math_tests": 0.0,  # 0 of 9
+    "verl_tests": 0.0,  # 0 of 4
+    "adversarial": 0.0,  # 0 of 26: code, power towers, huge inputs are never correct
+    "grader_tests_policy": 0.6,  # 42 of 75; 45 allowed
+}
+
+
 def test_grader_dev_corpus_gets_the_rewards_its_labels_imply(tmp_path, shared_dir):
     # The corpus's (response, gt, label) cases as samples records: up to 8 responses per gt.
     cases = [json.loads(line) for path in sorted((shared_dir / "grader_dev").glob("*.jsonl"))
@@ -235,18 +266,22 @@ def test_grader_dev_corpus_gets_the_rewards_its_labels_imply(tmp_path, shared_di
     by_gt = {}
     for case in cases:
         by_gt.setdefault(case["gt"], []).append(case)
-    records, labels = [], []
+    sources = Counter(case["source"] for case in cases)  # source -> cases
+    records, labels, sources_of = [], [], []
     for gt, group in by_gt.items():
         for start in range(0, len(group), 8):
             chunk = group[start:start + 8]
             records.append(sample(len(records), [c["response"] for c in chunk], gt=gt))
             labels.append([c["label"] for c in chunk])
+            sources_of.append([c["source"] for c in chunk])
     labeled, _ = label(tmp_path, records, num_workers=2)
     rewards = {"correct": 1.0, "wrong": -0.5, "no_box": -1.0}
     mismatches = grader_errors = 0
-    for record, truths in zip(labeled, labels, strict=True):
-        for response, truth, correct, extracted, reward in zip(
-            record["responses"], truths, record["correct"], record["extracted"], record["rewards"], strict=True
+    errors_by_source = dict.fromkeys(sources, 0)
+    for record, truths, chunk_sources in zip(labeled, labels, sources_of, strict=True):
+        for response, truth, source, correct, extracted, reward in zip(
+            record["responses"], truths, chunk_sources, record["correct"], record["extracted"], record["rewards"],
+            strict=True,
         ):
             answer, boxed = extract_answer(response)
             if truth:
@@ -259,8 +294,11 @@ def test_grader_dev_corpus_gets_the_rewards_its_labels_imply(tmp_path, shared_di
                 # the grade of this very response, not a neighbour's (a question in parts: its last boxes)
                 assert extracted == answer or boxed and extracted.endswith(", " + answer)
             grader_errors += correct != truth
+            errors_by_source[source] += correct != truth
             if reward not in implied:
                 mismatches += 1
                 assert correct != truth, (response[-200:], record["gt"])  # only where the grader errs
     assert mismatches == grader_errors
-    assert grader_errors < 0.1 * len(cases)  # a misaligned stream would get about half wrong
+    assert set(sources) <= set(GRADER_DEV_GATES), f"gate the new source(s) {set(sources) - set(GRADER_DEV_GATES)}"
+    over = {s: f"{errors_by_source[s]} of {n}" for s, n in sources.items() if errors_by_source[s] > GRADER_DEV_GATES[s] * n}
+    assert not over, f"grader errors over the gate: {over}"

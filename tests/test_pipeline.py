@@ -55,19 +55,28 @@ def test_every_committed_recipe_is_valid(recipe, tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["Kk=4"], "unknown key 'Kk'; did you mean 'K'"),
-        (["K=0"], "K must be >= 1"),
-        (["K=2.5"], "K must be an integer"),
-        (["temperature=hot"], "temperature must be a number"),
+        (["sample.Kk=4"], "sample: unknown key 'Kk'; did you mean 'K'"),
+        (["iteratons=4"], "unknown key 'iteratons'; did you mean 'iterations'"),
+        (["K=4"], "key 'K' has moved to sample.K"),
+        (["train_overrides.beta=0.2"], "key 'train_overrides' has moved to the train section"),
+        (["sample.K=0"], "sample: n (samples per prompt) must be >= 1"),
+        (["sample.K=2.5"], "sample.K must be an integer"),
+        (["sample.temperature=hot"], "sample.temperature must be a number"),
+        (["sample.stop=[1, 2]"], "sample.stop must be a list of strings"),
         (["evaluate=maybe"], "evaluate must be true or false"),
         (["algorithm=ppo"], "algorithm must be one of"),
-        (["choose_type=raft"], "for RAFT set algorithm: raft"),
-        (["ref_policy=first"], "ref_policy must be one of"),
+        (["pairs.choose_type=raft"], "for RAFT set algorithm: raft"),
+        (["pairs.choose_type=max_mni"], "did you mean 'max_min'"),
+        (["label.reward_policy=lenient"], "label: reward_policy must be one of"),
+        (["sample.output_dir=x"], "sample.output_dir is set by the driver"),
+        (["sample.prompt_type=raw"], "sample.prompt_type: set prompt_type at the top"),
+        (["prompt_type=nope"], "sample: prompt_type must be one of"),
         (["iterations=3", "prompts=[a.jsonl, b.jsonl]"], "2 file(s) for 3 iterations"),
         (["run_name=../elsewhere"], "run_name must be a plain directory name"),
-        (["train_overrides.beta.x=1"], "dotted keys go one level"),
+        (["train.beta.x=1"], "dotted keys go one level"),
         (["seed"], "expected key=value"),
-        (["train_overrides=[beta]"], "train_overrides must be a mapping"),
+        (["train=[beta]"], "train must be a mapping"),
+        (["train.config="], "train.config must be set"),
     ],
 )
 def test_bad_overrides_are_named(overrides, message):
@@ -81,17 +90,20 @@ def test_unknown_key_in_a_recipe_names_the_file(tmp_path):
     recipe.write_text("iteratons: 2\n")
     with pytest.raises(ConfigError, match=r"r\.yaml: unknown key 'iteratons'; did you mean 'iterations'"):
         load_config(str(recipe))
+    recipe.write_text("eval_max_tokens: 64\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: key 'eval_max_tokens' has moved to eval.max_tokens_per_call"):
+        load_config(str(recipe))
 
 
 def test_overrides_are_typed_by_field():
     config = load_config(str(REPO / "configs/demo.yaml"), [
-        "run_name=007", "iterations=2", "temperature=1", "prompts=data/p_{i}.jsonl",
-        "train_overrides.beta=0.2", "train_overrides.loss_type=[sigmoid, sft]", "evaluate=false",
+        "run_name=007", "iterations=2", "sample.temperature=1", "prompts=data/p_{i}.jsonl",
+        "train.beta=0.2", "train.loss_type=[sigmoid, sft]", "evaluate=false",
     ])
     assert config.run_name == "007"  # a string field keeps what was written, not YAML's int
-    assert config.iterations == 2 and config.temperature == 1.0 and isinstance(config.temperature, float)
+    assert config.iterations == 2 and config.sample["temperature"] == 1
     assert [config.prompt_file(i) for i in (1, 2)] == ["data/p_1.jsonl", "data/p_2.jsonl"]
-    assert config.train_overrides == {"beta": 0.2, "loss_type": ["sigmoid", "sft"]}
+    assert config.train == {"config": "configs/dpo/demo.yaml", "beta": 0.2, "loss_type": ["sigmoid", "sft"]}
     assert config.evaluate is False
 
 
@@ -113,42 +125,45 @@ def test_flags_follow_the_trainers_parser():
 def test_shell_assignments_survive_bash(tmp_path):
     odd = str(tmp_path / "it's a dir; $(touch pwned)")
     config = expand(load_config(str(REPO / "configs/demo.yaml"), [
-        f"runs_dir={odd}", "train_overrides.output_note=a b  c", "iterations=2"]))
+        f"runs_dir={odd}", "train.output_note=a b  c", "iterations=2"]))
     script = shell_assignments(config, resumed=False) + (
-        'printf "%s\\n" "$RUN_DIR" "${PROMPT_FILES[1]}" "${#TRAIN_ARGS[@]}" "${TRAIN_ARGS[1]}" "$HF_HUB_OFFLINE"')
+        'printf "%s\\n" "$RUN_DIR" "${PROMPT_FILES[1]}" "${#TRAIN_ARGS[@]}" "${TRAIN_ARGS[3]}" "$HF_HUB_OFFLINE"')
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
-    assert out.stdout.splitlines() == [f"{odd}/demo", f"{odd}/demo/assets/task/iter_2.jsonl", "2", "a b  c", "1"]
+    assert out.stdout.splitlines() == [f"{odd}/demo", f"{odd}/demo/assets/task/iter_2.jsonl", "4", "a b  c", "1"]
     assert not (tmp_path / "pwned").exists()
 
 
-def test_merge_reads_the_prompts_from_generations_split(tmp_path):
-    def merge_args(overrides):
+def test_shared_keys_reach_every_stage_that_takes_them(tmp_path):
+    def args(overrides, stage):
         config = expand(load_config(str(REPO / "configs/demo.yaml"), [f"runs_dir={tmp_path}", *overrides]))
-        script = shell_assignments(config, resumed=False) + 'printf "%s\\n" "${MERGE_ARGS[@]}"'
+        script = shell_assignments(config, resumed=False) + f'printf "%s\\n" "${{{stage.upper()}_ARGS[@]}}"'
         return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split()
 
-    assert merge_args([]) == []
-    assert merge_args(["generation_overrides={split: test, batch_size: 4}"]) == ["--split", "test"]
+    assert args([], "merge") == ["--split", "train"]
+    assert args(["split=test", "sample.batch_size=4"], "merge") == ["--split", "test"]  # the split generation read
+    assert args(["split=test", "sample.batch_size=4"], "sample")[:4] == ["--prompt_type", "chat", "--split", "test"]
+    assert args(["prompt_type=raw"], "eval")[:2] == ["--prompt_type", "raw"]
 
 
 def test_missing_inputs_are_listed(tmp_path):
-    config = expand(load_config(str(REPO / "configs/demo.yaml"), [f"runs_dir={tmp_path}", "train_config=nope.yaml"]))
+    config = expand(load_config(str(REPO / "configs/demo.yaml"), [f"runs_dir={tmp_path}", "train.config=nope.yaml"]))
     problems = "\n".join(missing_inputs(config))
-    for expected in ("train_config: nope.yaml", "iter_1.jsonl", "iter_3.jsonl", "model directory not found"):
+    for expected in ("train.config: nope.yaml", "iter_1.jsonl", "iter_3.jsonl", "model directory not found"):
         assert expected in problems
 
 
 def test_trainer_configs_are_checked_by_the_trainers_parsers(tiny_model_dir, tmp_path):
-    overrides = [f"runs_dir={tmp_path}", f"model_name_or_path={tiny_model_dir}", "warmup_config=",
-                 "train_config=configs/dpo/qwen25_math_7b.yaml", "train_overrides={bf16: false, gradient_checkpointing: false}"]
+    overrides = [f"runs_dir={tmp_path}", f"model_name_or_path={tiny_model_dir}", "warmup={}",
+                 "train={config: configs/dpo/qwen25_math_7b.yaml, bf16: false, gradient_checkpointing: false}"]
     assert trainer_problems(expand(load_config(str(REPO / "configs/demo.yaml"), overrides))) == []
-    bad = expand(load_config(str(REPO / "configs/demo.yaml"), [*overrides, "train_overrides.betaa=0.1",
-                                                               "warmup_config=configs/sft/qwen25_math_7b_warmup.yaml",
-                                                               "warmup_overrides.learning_rate=fast"]))
+    bad = expand(load_config(str(REPO / "configs/demo.yaml"), [*overrides, "train.betaa=0.1",
+                                                               "warmup.config=configs/sft/qwen25_math_7b_warmup.yaml",
+                                                               f"warmup.train_file={REPO / 'configs/micro.yaml'}",
+                                                               "warmup.learning_rate=fast"]))
     problems = trainer_problems(bad)
     assert len(problems) == 2
-    assert "warmup_config" in problems[0] and "learning_rate" in problems[0]
-    assert "train_config" in problems[1] and "betaa" in problems[1]
+    assert problems[0].startswith("warmup (dpo_iteration/sft.py ") and "learning_rate" in problems[0]
+    assert problems[1].startswith("train (dpo_iteration/dpo.py ") and "betaa" in problems[1]
 
 
 # ---------------------------------------------------------------- resume rules
@@ -163,10 +178,12 @@ def test_resume_keeps_the_config_or_refuses(tmp_path):
     longer = expand(load_config(str(REPO / "configs/demo.yaml"), [*base, "iterations=5"]))
     assert "iterations" in RESUMABLE_CHANGES and write_or_check(longer, path) is True
     assert yaml.safe_load(path.read_text())["iterations"] == 5
-    other = expand(load_config(str(REPO / "configs/demo.yaml"), [*base, "K=4", "train_overrides.beta=0.3"]))
-    with pytest.raises(ConfigError, match=r"different config \(K: 8 -> 4, train_overrides"):
+    faster = expand(load_config(str(REPO / "configs/demo.yaml"), [*base, "label.num_workers=2", "num_shards=2"]))
+    assert write_or_check(faster, path) is True
+    other = expand(load_config(str(REPO / "configs/demo.yaml"), [*base, "sample.K=4", "train.beta=0.3"]))
+    with pytest.raises(ConfigError, match=r"different config \(sample.K: 8 -> 4, train.beta: None -> 0.3\)"):
         write_or_check(other, path)
-    assert yaml.safe_load(path.read_text())["K"] == 8  # the refused config was not written
+    assert yaml.safe_load(path.read_text())["sample"]["K"] == 8  # the refused config was not written
 
 
 def test_a_stage_timed_twice_keeps_its_last_time(tmp_path):
@@ -231,9 +248,9 @@ def test_report_without_iterations_points_at_the_initial_model(tmp_path):
 
 
 def test_driver_rejects_a_bad_config_before_anything_runs(tmp_path):
-    out = driver(f"runs_dir={tmp_path}", "K=-1")
+    out = driver(f"runs_dir={tmp_path}", "sample.K=-1")
     assert out.returncode == 2
-    assert "K must be >= 1" in out.stderr
+    assert "sample: n (samples per prompt) must be >= 1" in out.stderr
     assert not (tmp_path / "demo").exists()  # nothing written, no model built
     out = driver("--config", "configs/nope.yaml")
     assert out.returncode == 2 and "config file not found: " in out.stderr
@@ -241,11 +258,11 @@ def test_driver_rejects_a_bad_config_before_anything_runs(tmp_path):
 
 def test_a_config_that_failed_its_input_check_can_be_corrected(tmp_path):
     base = ["--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false"]
-    out = driver(*base, "train_config=nope.yaml")
-    assert out.returncode == 2 and "train_config: nope.yaml not found" in out.stderr
-    out = driver(*base, "train_config=configs/dpo/demo.yaml")
+    out = driver(*base, "train.config=nope.yaml")
+    assert out.returncode == 2 and "train.config: nope.yaml not found" in out.stderr
+    out = driver(*base, "train.config=configs/dpo/demo.yaml")
     assert out.returncode == 2 and "different config" not in out.stderr
-    assert "train_config: " not in out.stderr and "model directory not found" in out.stderr
+    assert "train.config: " not in out.stderr and "model directory not found" in out.stderr
 
 
 def test_driver_records_its_command_line_in_the_manifest(tmp_path):
@@ -266,11 +283,48 @@ def test_driver_refuses_a_run_directory_in_use(tmp_path):
     assert not (run_dir / "assets").exists()
 
 
+def test_a_dry_run_prints_every_stage_and_creates_nothing(tmp_path):
+    out = driver("--dry_run", "--config", MICRO, f"runs_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    stages = [line.split(": ")[1] for line in out.stdout.splitlines()]
+    assert stages == ["assets", "warmup", "eval", "audit", "generation", "merge", "label", "pairs", "train", "eval"]
+    assert "iteration 1: train: trainer dpo_iteration/dpo.py --config configs/dpo/demo.yaml " in out.stdout
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "files, sections, to_run",
+    [
+        # Where a killed run can stop: label.py writes labeled.jsonl, then its stats section; pairs.py
+        # likewise. A file without its section is unfinished, and so is everything after it.
+        ([], [], ["label", "pairs"]),
+        (["labeled.jsonl"], [], ["label", "pairs"]),
+        (["labeled.jsonl"], ["label"], ["pairs"]),
+        (["labeled.jsonl", "pairs.jsonl"], ["label"], ["pairs"]),
+        (["labeled.jsonl", "pairs.jsonl"], ["label", "pairs"], []),
+    ],
+)
+def test_label_and_pairs_are_whole_only_with_their_file_and_their_stats_section(tmp_path, files, sections, to_run):
+    """The driver's resume rule, as a dry run over an iteration killed between writing a file and its section."""
+    folder = tmp_path / "micro" / "iter_1"
+    folder.mkdir(parents=True)
+    for name in ("audit.json", "samples.jsonl", *files):
+        (folder / name).write_text("{}\n")
+    write_json(folder / "stats.json", {"audit": {}, **{section: {"prompts": 1} for section in sections}})
+    out = driver("--dry_run", "--config", MICRO, f"runs_dir={tmp_path}", "iterations=1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    ran = [line.split(": ")[1] for line in out.stdout.splitlines() if line.startswith("iteration 1: ")]
+    assert ran == [*to_run, "train", "eval"]
+    for stage in {"label", "pairs"} - set(to_run):
+        assert f"iteration 1: {stage}: skipped" in out.stderr
+
+
 def test_driver_help_and_keys():
     out = driver("--help")
     assert out.returncode == 0 and "bash run_iter_dpo.sh --config" in out.stdout
     out = driver("--keys")
-    assert out.returncode == 0 and "train_overrides" in out.stdout and "ref_policy" in out.stdout
+    assert out.returncode == 0 and "\n  train.ref_policy " in out.stdout and "\n  sample.K " in out.stdout
+    assert "\n  iterations " in out.stdout and "\n  sample.output_dir" not in out.stdout  # the driver's own
 
 
 # ---------------------------------------------------------------- whole runs (slow)

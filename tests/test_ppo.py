@@ -48,7 +48,7 @@ RESPONSES = [
 ]
 
 
-def slow_symbolic_job(pred, gt):
+def slow_symbolic_job(pred, gt, profile=None):
     import time
 
     time.sleep(60)

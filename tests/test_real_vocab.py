@@ -143,6 +143,102 @@ def test_a_base_tokenizers_eos_does_not_stop_a_chat_turn(endoftext_model_dir):
     assert {c.finish_reason for row in outputs for c in row} == {"stop"}
 
 
+REPO = Path(__file__).resolve().parent.parent
+RECIPES_7B = sorted((REPO / "configs").glob("qwen25_math_7b_*.yaml"))
+
+
+def stage_args(recipe: Path, stage: str, overrides: list[str]):
+    """The arguments ``stage`` runs with under the run config ``recipe`` (the driver's flags, then its section's):
+    one dataclass instance, or a tuple for a trainer."""
+    from pipeline.config import driver_flags, expand, flags, load_config, stage_flags
+
+    config = expand(load_config(str(recipe), overrides))
+    parsed = parse_config(config.stage(stage).dataclasses(), flags(driver_flags(config, stage)) + stage_flags(config, stage))
+    return parsed[0] if len(parsed) == 1 else parsed
+
+
+@pytest.fixture(scope="module")
+def endoftext_tokenizer(endoftext_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(endoftext_model_dir)
+
+
+@pytest.mark.parametrize("recipe", RECIPES_7B, ids=lambda p: p.name)
+def test_7b_recipes_stop_sampling_at_the_tokenizers_eos_only_unless_told(recipe, endoftext_model_dir,
+                                                                         endoftext_tokenizer):
+    """As the original's gen_hf.py (vLLM stop_token_ids=[tokenizer.eos_token_id]): a base model's
+    <|im_end|> does not end its response; sample.stop_at_end_of_turn=true makes it. Evaluation stops at
+    <|im_end|> in both, as the original's math_eval.py (stop_token_ids [151645, 151643] for Qwen2 models)."""
+    from eval_math.evaluate import stop_strings
+    from generation.engines import eos_token_ids
+
+    tokenizer = endoftext_tokenizer
+    model = [f"model_name_or_path={endoftext_model_dir}"]
+    assert stage_args(recipe, "sample", model).stops(tokenizer) == []
+    assert eos_token_ids(str(endoftext_model_dir), tokenizer) == {ENDOFTEXT_ID}  # what the engines stop at
+    assert stage_args(recipe, "sample", [*model, "sample.stop_at_end_of_turn=true"]).stops(tokenizer) == [IM_END]
+    assert stop_strings(tokenizer, stage_args(recipe, "eval", model)) == [IM_END]
+
+
+@pytest.mark.parametrize("end_of_turn, finish", [(None, "length"), ("true", "stop")])
+def test_the_r1_zero_recipe_samples_past_an_end_of_turn(endoftext_model_dir, tmp_path, end_of_turn, finish):
+    """sample.py with the recipe's sample section on the real-vocabulary model, whose habit is to write
+    ``\\boxed{d}`` or nothing and then <|im_end|>, and whose tokenizer's eos is <|endoftext|>."""
+    from generation.sample import main, shard_path
+
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"idx": i, "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(3)])
+    overrides = [f"model_name_or_path={endoftext_model_dir}", f"prompts=[{prompts}]", "sample.engine=hf",
+                 "sample.K=4", "sample.max_new_tokens=16", f"runs_dir={tmp_path}", "iterations=1"]
+    if end_of_turn:
+        overrides.append(f"sample.stop_at_end_of_turn={end_of_turn}")
+    args = stage_args(REPO / "configs/qwen25_math_7b_dpo.yaml", "sample", overrides)
+    main(args)
+    records = read_records(shard_path(args.output_dir, 0, 1), SAMPLES)
+    assert {reason for r in records for reason in r["finish_reasons"]} == {finish}
+    lengths = [n for r in records for n in r["num_tokens"]]
+    # eos only: every response runs to the cap; else each stops at its <|im_end|> (after \\boxed{d}: 6 tokens)
+    assert set(lengths) <= ({16} if finish == "length" else {1, 6})
+
+
+def test_the_released_sft_recipe_starts_from_a_local_model_of_its_shape(model_dir, tmp_path):
+    """configs/qwen25_math_7b_dpo_from_released_sft.yaml starts from RLHFlow/Qwen2.5-7B-SFT, which cannot load
+    here (no Hub): its loading path on a local Qwen2 model with Qwen2.5's vocabulary, named by an override."""
+    from dpo_iteration import dpo
+    from generation.sample import main as sample_main
+    from generation.sample import shard_path
+    from pipeline.config import driver_flags, expand, load_config, missing_inputs, trainer_problems
+
+    recipe = REPO / "configs/qwen25_math_7b_dpo_from_released_sft.yaml"
+    assert load_config(str(recipe)).model_name_or_path == "RLHFlow/Qwen2.5-7B-SFT"
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"idx": i, "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(2)])
+    overrides = [f"model_name_or_path={model_dir}", f"runs_dir={tmp_path}", "iterations=1", f"prompts=[{prompts}]",
+                 "num_gpus=0", "train.bf16=false", "sample.engine=hf", "sample.K=2", "sample.max_new_tokens=8"]
+    config = expand(load_config(str(recipe), overrides))
+    assert missing_inputs(config) == [] and trainer_problems(config) == []
+    # The driver hands the model to iteration 0's evaluation and to iteration 1's sampling and training.
+    out = driver("--dry_run", "--config", str(recipe), *overrides)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for stage in ("0: eval", "1: generation", "1: train"):
+        (line,) = [line for line in out.stdout.splitlines() if line.startswith(f"iteration {stage}: ")]
+        assert f"--model_name_or_path {model_dir} " in line, line
+    # Sampling loads it with the recipe's sample section (the hf engine here) ...
+    sample_args = stage_args(recipe, "sample", overrides)
+    sample_main(sample_args)
+    records = read_records(shard_path(sample_args.output_dir, 0, 1), SAMPLES)
+    assert [len(r["responses"]) for r in records] == [2, 2]
+    # ... and the DPO trainer with the recipe's train section (configs/dpo/qwen25_math_7b.yaml).
+    write_jsonl(driver_flags(config, "train")["train_file"], [{
+        "idx": 0, "prompt": records[0]["prompt"], "chosen": "\\boxed{1}", "rejected": "", "chosen_reward": 1.0,
+        "rejected_reward": -1.0, "margin": 2.0}])
+    script_args, train_config = stage_args(recipe, "train", overrides)
+    trainer, facts = dpo.build_trainer(script_args, train_config)
+    assert facts["eos_token"] == IM_END and trainer.model.config.vocab_size == QWEN25_VOCAB_SIZE
+    assert (train_config.learning_rate, train_config.beta, train_config.label_smoothing) == (5e-7, 0.1, 0.1)
+
+
 @pytest.mark.parametrize("declared_eos", [IM_END, ENDOFTEXT])
 def test_training_appends_the_end_of_turn_token(model_dir, endoftext_model_dir, tmp_path, declared_eos):
     """DPO appends the eos of the trainer config (the recipes: <|im_end|>, where generation stopped)
@@ -177,7 +273,7 @@ def test_micro_pipeline_runs_on_the_real_vocabulary(model_dir, tokenizer, tmp_pa
     write_jsonl(prompts, [{"idx": f"p{i}", "problem": f"Compute {i} + 1.", "gt": str(i + 1)} for i in range(8)])
     write_jsonl(tests, [{"idx": f"t{i}", "problem": f"Compute {i} + 2.", "gt": str(i + 2)} for i in range(8)])
     out = driver("--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false", f"model_name_or_path={model_dir}",
-                 f"prompts=[{prompts}]", "warmup_config=", f"eval_data_dir={tmp_path / 'task'}", "num_shards=1",
+                 f"prompts=[{prompts}]", "warmup={}", f"eval.data_dir={tmp_path / 'task'}", "num_shards=1",
                  timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = tmp_path / "micro"

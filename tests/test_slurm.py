@@ -232,7 +232,7 @@ def test_launcher_slurm_needs_an_allocation(monkeypatch, tmp_path):
 
     for name, value in allocation(nodes="n0,n1,n2").items():
         monkeypatch.setenv(name, value)
-    overrides = [*slurm, "num_gpus=8", "generation_overrides.tensor_parallel_size=2"]
+    overrides = [*slurm, "num_gpus=8", "sample.tensor_parallel_size=2"]
     config = expand(load_config(str(REPO / MICRO), [*overrides, "num_shards=0"]))
     settings = shell_assignments(config, resumed=False)
     assert config.num_nodes == 3

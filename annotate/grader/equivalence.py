@@ -20,8 +20,16 @@ both sides with latex2sympy2_extended (an ANTLR grammar: text becomes sympy obje
 as Python) after `check_size` refuses inputs that could blow up; with `symbolic=False` it raises
 `NeedSymbolic` instead, so the caller can run it in a killable worker.
 
-A `Profile` names the checks to walk and their parameters (the relative tolerance of rounded decimals):
-another scorer is another profile, not a special case inside a check.
+A `Profile` names the checks to walk and their parameters (the relative tolerance of rounded decimals,
+whether it holds between exact numbers too, whether a number also stands for 100x and 1/100x itself):
+another scorer is another profile, not a special case inside a check. PROFILES:
+
+    default   ours: numbers compare exactly, a rounded decimal within a relative 1e-6
+    qwen      the numeric rules of the Qwen2.5-Math scorer, which the original recipe labels and scores
+              with (its `math_equal`): every two numbers within a relative 1e-4 (10001 = 10000,
+              3.1416 = 3.14159), and 100x or 1/100x the gt counted equal (`include_percentage`: 0.05 and
+              500 against 5). Its labeler's extra rounding of values below 1 to 2 significant digits,
+              which also catches every negative number (-124 = -123), is a bug and is not followed.
 
     python -c "from annotate.grader.equivalence import decide; print(decide(r'\\dfrac{1}{2}', '0.5', False))"
 """
@@ -30,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from annotate.grader import vocabulary as v
@@ -189,6 +197,8 @@ class Profile:
     answer_checks: tuple[str, ...]  # on the whole answers, before "name = value" is read
     item_checks: tuple[str, ...]  # on the two sides, and on the items of structured answers
     rel_tol: Fraction = REL_TOL  # relative difference allowed when either side is a rounded decimal
+    tolerate_exact: bool = False  # rel_tol also between two exact numbers or closed forms (10001 vs 10000)
+    percent_scale: bool = False  # a number also equals 100x and 1/100x the gt (0.05 and 500 vs 5)
 
 
 @dataclass
@@ -315,7 +325,9 @@ def same_number(c: Case) -> bool | None:
     """Both sides plain numbers: exact, or within the profile's tolerance for a rounded decimal."""
     if c.np_ is None or c.ng is None:
         return None
-    return numbers_equal(c.np_, c.ng, c.profile.rel_tol)
+    profile = c.profile
+    return numbers_equal(c.np_, c.ng, profile.rel_tol, tolerate_exact=profile.tolerate_exact,
+                         percent_scale=profile.percent_scale)
 
 
 def same_structure(c: Case) -> tuple[bool, str] | None:
@@ -576,7 +588,7 @@ def same_value(c: Case) -> bool | None:
     try:
         if _is_relation(c.p) and _is_relation(c.g):
             return relation_equal(c.p, c.g)
-        return numeric_equal(c.p, c.g)
+        return numeric_equal(c.p, c.g, float(c.profile.rel_tol), c.profile.tolerate_exact)
     except Unsupported:
         return None
 
@@ -587,7 +599,7 @@ def same_symbolic(c: Case) -> bool:
         raise NeedSymbolic
     from annotate.grader.symbolic import symbolic_equal
 
-    return symbolic_equal(c.p, c.g, c.profile.rel_tol)
+    return symbolic_equal(c.p, c.g, c.profile.rel_tol, c.profile.tolerate_exact)
 
 
 CHECKS: dict[str, Check] = {
@@ -617,6 +629,9 @@ DEFAULT = Profile(
     item_checks=("string", "number", "inequality", "structure", "malformed", "text", "primes", "kind", "unknowns", "base", "infinity",
                  "relation", "symbols", "numeric", "symbolic"),
 )
+
+QWEN = replace(DEFAULT, name="qwen", rel_tol=Fraction(1, 10**4), tolerate_exact=True, percent_scale=True)
+PROFILES = {profile.name: profile for profile in (DEFAULT, QWEN)}
 
 
 def compare(c: Case) -> tuple[bool, str]:

@@ -10,7 +10,9 @@ the last math, ...) is an intermediate result and is graded incorrect with rule 
 path (strings, exact numbers, structure, the numeric evaluator) runs in this process in microseconds and
 never imports sympy. What it cannot settle goes to the symbolic path in a worker process with a hard
 wall-clock limit (annotate/grader/pool.py): a case past `timeout` has its worker killed and replaced, and
-is graded incorrect with `timed_out=True`. Model text is never evaluated as Python anywhere.
+is graded incorrect with `timed_out=True`. Model text is never evaluated as Python anywhere. `profile`
+(annotate/grader/equivalence.py's PROFILES: ours by default, or "qwen", the Qwen2.5-Math scorer's numeric
+rules) chooses how answers are compared; extraction is the same in every profile.
 
 `grade_many` streams (response, gt) pairs in input order with a bounded in-flight window and
 `num_workers` symbolic worker processes, started only when a case needs one. Cases with the same gt go
@@ -32,7 +34,7 @@ from functools import lru_cache
 
 from annotate.grader import pool as workers
 from annotate.grader.boxes import boxes
-from annotate.grader.equivalence import NeedSymbolic, decide, structure
+from annotate.grader.equivalence import DEFAULT, NeedSymbolic, Profile, decide, structure
 from annotate.grader.extract import IMPLICIT_RULES, extract, extract_gt
 from annotate.grader.guards import MAX_ANSWER_CHARS, MAX_RESPONSE_CHARS, TooBig, check_size
 from annotate.grader.normalize import clean
@@ -69,7 +71,8 @@ def _parts(response: str, answer: str, gt: str) -> str:
     return ", ".join(found[-len(items) :]) if len(found) >= len(items) else answer
 
 
-def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str | None, bool, str, str, str]:
+def _fast(response: str, gt: str, truncated: bool = False, profile: Profile = DEFAULT
+          ) -> Grade | tuple[str | None, bool, str, str, str]:
     """A Grade when the fast path settles the case, else (extracted, boxed, pred, gt, extraction) for the symbolic path."""
     start = time.perf_counter()
     response = response[-MAX_RESPONSE_CHARS:]
@@ -84,20 +87,20 @@ def _fast(response: str, gt: str, truncated: bool = False) -> Grade | tuple[str 
         extracted = _parts(response, extracted, gt_answer)
     if not extracted.strip() or not gt_answer.strip():
         return Grade(False, extracted, boxed, "no_answer", time.perf_counter() - start, False, how)
-    verdict = _fast_verdict(extracted, gt_answer)
+    verdict = _fast_verdict(extracted, gt_answer, profile)
     if verdict is None:
         return extracted, boxed, extracted, gt_answer, how
     return Grade(verdict[0], extracted, boxed, verdict[1], time.perf_counter() - start, False, how)
 
 
 @lru_cache(maxsize=65536)
-def _fast_verdict(pred: str, gt: str) -> tuple[bool, str] | None:
+def _fast_verdict(pred: str, gt: str, profile: Profile = DEFAULT) -> tuple[bool, str] | None:
     """(correct, rule) of the fast path, None when the symbolic path must decide. Remembered: the K
     responses to one prompt repeat their answers."""
     try:
         if len(pred) > MAX_ANSWER_CHARS or len(gt) > MAX_ANSWER_CHARS:
             raise TooBig("answer length")
-        return decide(pred, gt, symbolic=False)
+        return decide(pred, gt, symbolic=False, profile=profile)
     except NeedSymbolic:
         try:
             check_size(clean(pred))
@@ -112,28 +115,29 @@ def _fast_verdict(pred: str, gt: str) -> tuple[bool, str] | None:
         return False, "error"
 
 
-def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: bool = False) -> Grade:
+def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: bool = False,
+          profile: Profile = DEFAULT) -> Grade:
     """Grade one response; the symbolic path, when needed, runs in a helper process under `timeout`.
 
     `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
     """
     # The process's symbolic worker starts on the first call, so that it is ready when a case needs it.
     pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
-    fast = _fast(response, gt, truncated)
+    fast = _fast(response, gt, truncated, profile)
     if isinstance(fast, Grade):
         return fast
-    return next(_finish([(0, fast)], pool))
+    return next(_finish([(0, fast)], pool, profile))
 
 
-def _finish(jobs: list[tuple[int, tuple]], pool: workers.SymbolicPool | None) -> Iterator[Grade]:
+def _finish(jobs: list[tuple[int, tuple]], pool: workers.SymbolicPool | None, profile: Profile) -> Iterator[Grade]:
     """Run pending symbolic jobs (in-process with no time limit only where no child can be started)."""
     for job_id, (extracted, boxed, pred, gt, how) in jobs:
         if pool is None:
             start = time.perf_counter()
-            correct, rule = workers._symbolic_job(pred, gt)
+            correct, rule = workers._symbolic_job(pred, gt, profile)
             yield Grade(correct, extracted, boxed, rule, time.perf_counter() - start, False, how)
             continue
-        pool.submit(job_id, pred, gt)
+        pool.submit(job_id, pred, gt, profile)
         while True:
             finished = {r[0]: r for r in pool.results()}
             if job_id in finished:
@@ -142,16 +146,17 @@ def _finish(jobs: list[tuple[int, tuple]], pool: workers.SymbolicPool | None) ->
                 break
 
 
-def is_correct(response: str, gt: str) -> bool:
+def is_correct(response: str, gt: str, profile: Profile = DEFAULT) -> bool:
     """Whether the response's final answer is equivalent to the ground truth."""
-    return grade(response, gt).correct
+    return grade(response, gt, profile=profile).correct
 
 
 def grade_many(
-    pairs: Iterable[tuple[str, str] | tuple[str, str, bool]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT
+    pairs: Iterable[tuple[str, str] | tuple[str, str, bool]], *, num_workers: int = 1, timeout: float = DEFAULT_TIMEOUT,
+    profile: Profile = DEFAULT,
 ) -> Iterator[Grade]:
     """Grade (response, gt) or (response, gt, truncated) cases, yielding Grades in input order; reads
-    ahead a bounded window only. `truncated` is as in `grade`."""
+    ahead a bounded window only. `truncated` and `profile` are as in `grade`."""
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
     window = _WINDOW_PER_WORKER * num_workers
@@ -180,7 +185,7 @@ def grade_many(
                     exhausted = True
                     break
                 start = time.perf_counter()
-                fast = _fast(*pair)
+                fast = _fast(*pair, profile=profile)
                 if isinstance(fast, Grade):
                     slots.append([fast])
                     continue
@@ -197,11 +202,11 @@ def grade_many(
                 else:
                     waiting[key] = [slot]
                     if pool is None:
-                        settle(key, *workers._symbolic_job(pred, gt), False)
+                        settle(key, *workers._symbolic_job(pred, gt, profile), False)
                     else:
                         job_id = next(ids)
                         keys[job_id] = key
-                        pool.submit(job_id, pred, gt)
+                        pool.submit(job_id, pred, gt, profile)
             while slots and slots[0][0] is not None:
                 yield slots.popleft()[0]
             if not slots:

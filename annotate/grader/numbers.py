@@ -3,6 +3,8 @@ separators, scientific notation, and 0-99 in words, as exact rationals.
 
 Numbers compare exactly; a decimal written with a finite number of digits (0.0833333333333333, 4.5e33)
 may differ from the other side by a relative `REL_TOL`, so 9999 never equals 10000 and 1.6 equals 1.60.
+A scorer profile (annotate/grader/equivalence.py) may set another tolerance, apply it between exact
+numbers too, and let a number stand for 100x or 1/100x itself (the Qwen2.5-Math scorer's rules).
 
     python -c "from annotate.grader.numbers import to_number; print(to_number(r'2\\frac{1}{2}'))"
 """
@@ -102,15 +104,19 @@ def to_number(text: str) -> Num | None:
     return None
 
 
-def numbers_equal(a: Num, b: Num, rel_tol: Fraction = REL_TOL) -> bool:
-    """Exact equality; within `rel_tol` when either side is a rounded decimal; a percent may mean /100."""
+def numbers_equal(a: Num, b: Num, rel_tol: Fraction = REL_TOL, *, tolerate_exact: bool = False,
+                  percent_scale: bool = False) -> bool:
+    """Exact equality; within `rel_tol` when either side is a rounded decimal (or always, `tolerate_exact`);
+    a percent may mean /100; with `percent_scale` b may also stand for 100 b or b / 100 (whatever is written)."""
     candidates_a = [a.value] + ([a.value / 100] if a.percent and not b.percent else [])
     candidates_b = [b.value] + ([b.value / 100] if b.percent and not a.percent else [])
-    inexact = a.inexact or b.inexact
+    if percent_scale:
+        candidates_b += [b.value / 100, b.value * 100]
+    tolerant = a.inexact or b.inexact or tolerate_exact
     for x in candidates_a:
         for y in candidates_b:
             if x == y:
                 return True
-            if inexact and abs(x - y) <= rel_tol * max(abs(x), abs(y)):
+            if tolerant and abs(x - y) <= rel_tol * max(abs(x), abs(y)):
                 return True
     return False

@@ -408,15 +408,22 @@ def close(a: complex, b: complex, rel: float) -> bool:
     return abs(a - b) <= max(1e-12, rel * max(abs(a), abs(b)))
 
 
-def numeric_equal(pred: str, gt: str) -> bool:
-    """Equality of two closed forms (or of two expressions at two random points); raises Unsupported."""
-    verdict, ambiguous = _equal_reading(pred, gt, calls=False)
-    if ambiguous and _equal_reading(pred, gt, calls=True)[0] != verdict:
+# Relative slack of two exact values computed in floating point (a rounded decimal gets `rel_tol`).
+_FLOAT_NOISE = 1e-9
+
+
+def numeric_equal(pred: str, gt: str, rel_tol: float = 1e-6, tolerate_exact: bool = False) -> bool:
+    """Equality of two closed forms (or of two expressions at two random points); raises Unsupported.
+
+    A side written with a decimal may differ by `rel_tol` (relative); with `tolerate_exact`, two closed
+    forms may too (expressions in unknowns are compared as exactly as floats allow either way)."""
+    verdict, ambiguous = _equal_reading(pred, gt, False, rel_tol, tolerate_exact)
+    if ambiguous and _equal_reading(pred, gt, True, rel_tol, tolerate_exact)[0] != verdict:
         raise Unsupported("u(t): a product and a function applied give different verdicts")
     return verdict
 
 
-def _equal_reading(pred: str, gt: str, calls: bool) -> tuple[bool, bool]:
+def _equal_reading(pred: str, gt: str, calls: bool, rel_tol: float, tolerate_exact: bool) -> tuple[bool, bool]:
     """(equal, ambiguous) with `u(t)` read as `calls` says."""
     ambiguous = False
     for seed in (1, 2):
@@ -435,7 +442,8 @@ def _equal_reading(pred: str, gt: str, calls: bool) -> tuple[bool, bool]:
         if names_p != names_g:
             _refuse_unmatched_greek_call(names_p, names_g)
             return False, ambiguous
-        if not close(a, b, 1e-6 if inexact_a or inexact_b else 1e-9):
+        tolerant = inexact_a or inexact_b or (tolerate_exact and not names_p)
+        if not close(a, b, rel_tol if tolerant else _FLOAT_NOISE):
             return False, ambiguous
         if not names_p:
             break

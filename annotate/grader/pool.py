@@ -8,8 +8,8 @@ ready within `start_timeout` seconds of its start is killed too (a child forked 
 a verl Ray actor for one, can deadlock on a lock another thread held), and its replacements are spawned
 (a fresh interpreter inherits no lock); after MAX_FAILED_STARTS starts in a row that never got ready the
 pool raises WorkerStartError, so a run stops with the reason rather than hang or grade its cases wrong.
-Nothing here reads model text: a worker runs `equivalence.decide(pred, gt, symbolic=True)` on two
-extracted answers.
+Nothing here reads model text: a worker runs `equivalence.decide(pred, gt, symbolic=True, profile)` on two
+extracted answers and the job's scorer profile.
 
     python -c "from annotate.grader.pool import SymbolicPool; p = SymbolicPool(1, 5.0); p.submit(0, r'\\log_2 8', '3'); print(p.results()); p.close()"
 """
@@ -24,7 +24,7 @@ import zlib
 from collections import deque
 from multiprocessing.connection import wait
 
-from annotate.grader.equivalence import decide
+from annotate.grader.equivalence import DEFAULT, Profile, decide
 from annotate.grader.guards import TooBig
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,15 @@ class WorkerStartError(RuntimeError):
     """The symbolic path's worker processes never became ready: the pool cannot grade what needs sympy."""
 
 
-def _symbolic_job(pred: str, gt: str) -> tuple[bool, str]:
+def _symbolic_job(pred: str, gt: str, profile: Profile = DEFAULT) -> tuple[bool, str]:
     try:
-        return decide(pred, gt, symbolic=True)
+        return decide(pred, gt, symbolic=True, profile=profile)
     except TooBig:
         return False, "guard"
 
 
 def _worker_main(conn) -> None:
-    """A symbolic worker: import sympy once, then answer (job_id, pred, gt) with (job_id, correct, rule)."""
+    """A symbolic worker: import sympy once, then answer (job_id, pred, gt, profile) with (job_id, correct, rule)."""
     from annotate.grader.symbolic import warm_up
 
     warm_up()  # pay sympy's import and the parser's first build before the first job's clock starts
@@ -60,9 +60,9 @@ def _worker_main(conn) -> None:
             job = conn.recv()
         except EOFError:
             return
-        job_id, pred, gt = job
+        job_id, pred, gt, profile = job
         try:
-            correct, rule = _symbolic_job(pred, gt)
+            correct, rule = _symbolic_job(pred, gt, profile)
         except Exception as e:  # noqa: BLE001 - one malformed case must not take the worker down
             logger.debug("symbolic path failed: %r", e)
             correct, rule = False, "error"
@@ -101,7 +101,7 @@ class SymbolicPool:
         self.start_timeout = START_TIMEOUT if start_timeout is None else start_timeout
         self.ctx = mp.get_context(_START_METHOD)
         self.workers: list[_Worker] = []
-        self.queues: list[deque[tuple[int, str, str]]] = [deque() for _ in range(size)]
+        self.queues: list[deque[tuple[int, str, str, Profile]]] = [deque() for _ in range(size)]
         self.failed_starts = 0  # in a row, since a worker last became ready
 
     def start(self) -> None:
@@ -116,8 +116,8 @@ class SymbolicPool:
             warm_up()
         self.workers = [_Worker(self.ctx) for _ in range(self.size)]
 
-    def submit(self, job_id: int, pred: str, gt: str) -> None:
-        self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt))
+    def submit(self, job_id: int, pred: str, gt: str, profile: Profile = DEFAULT) -> None:
+        self.queues[zlib.crc32(gt.encode("utf-8", "replace")) % self.size].append((job_id, pred, gt, profile))
         self.start()
         self._dispatch()
 
@@ -127,9 +127,9 @@ class SymbolicPool:
                 queue = self.queues[i] or max(self.queues, key=len)
                 if not queue:
                     return
-                job_id, pred, gt = queue.popleft()
-                w.conn.send((job_id, pred, gt))
-                w.job, w.started = job_id, time.perf_counter()
+                job = queue.popleft()
+                w.conn.send(job)
+                w.job, w.started = job[0], time.perf_counter()
 
     def results(self) -> list[tuple[int, bool, str, float, bool]]:
         """Block until something finishes; return [(job_id, correct, rule, seconds, timed_out)]."""

@@ -84,13 +84,13 @@ def _proportional(da, db, positive: bool) -> bool:
     return not positive or bool(ratio.is_positive)
 
 
-def _expr_equal(a, b, rel_tol: Fraction) -> bool:
+def _expr_equal(a, b, rel_tol: Fraction, tolerate_exact: bool = False) -> bool:
     if a == b:
         return True
     inexact = _has_float(a) or _has_float(b)
     if isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr):
         if not a.free_symbols and not b.free_symbols:
-            return _numbers_close(a, b, inexact, rel_tol)
+            return _numbers_close(a, b, inexact or tolerate_exact, rel_tol)
         if a.free_symbols != b.free_symbols:
             return False
         diff = sympy.simplify(a - b)
@@ -103,23 +103,24 @@ def _expr_equal(a, b, rel_tol: Fraction) -> bool:
         (da, strict_a), (db, strict_b) = _as_less_than(a), _as_less_than(b)
         return strict_a == strict_b and _proportional(da, db, positive=True)
     if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase):
-        return a.shape == b.shape and all(_expr_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+        return a.shape == b.shape and all(_expr_equal(x, y, rel_tol, tolerate_exact) for x, y in zip(a, b, strict=True))
     if isinstance(a, sympy.FiniteSet) and isinstance(b, sympy.FiniteSet):
         items_b = list(b.args)
         if len(a.args) != len(items_b):
             return False
         for x in a.args:
-            match = next((i for i, y in enumerate(items_b) if _expr_equal(x, y, rel_tol)), None)
+            match = next((i for i, y in enumerate(items_b) if _expr_equal(x, y, rel_tol, tolerate_exact)), None)
             if match is None:
                 return False
             del items_b[match]
         return True
     if isinstance(a, sympy.Interval) and isinstance(b, sympy.Interval):
-        return (a.left_open, a.right_open) == (b.left_open, b.right_open) and _expr_equal(a.start, b.start, rel_tol) and _expr_equal(a.end, b.end, rel_tol)
+        return (a.left_open, a.right_open) == (b.left_open, b.right_open) and all(
+            _expr_equal(x, y, rel_tol, tolerate_exact) for x, y in ((a.start, b.start), (a.end, b.end)))
     if isinstance(a, sympy.Set) and isinstance(b, sympy.Set):
         return bool(a.symmetric_difference(b) == sympy.EmptySet)
     if isinstance(a, sympy.Tuple) and isinstance(b, sympy.Tuple):
-        return len(a) == len(b) and all(_expr_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_expr_equal(x, y, rel_tol, tolerate_exact) for x, y in zip(a, b, strict=True))
     return False
 
 
@@ -140,9 +141,9 @@ def warm_up() -> None:
     parse.__wrapped__(r"\frac{x}{2}+\sqrt{3}")
 
 
-def symbolic_equal(pred: str, gt: str, rel_tol: Fraction = REL_TOL) -> bool:
-    """Whether two cleaned LaTeX answers denote the same object (rounded decimals within `rel_tol`);
-    unreadable input is False.
+def symbolic_equal(pred: str, gt: str, rel_tol: Fraction = REL_TOL, tolerate_exact: bool = False) -> bool:
+    """Whether two cleaned LaTeX answers denote the same object (rounded decimals within `rel_tol`, and any
+    two closed forms with `tolerate_exact`); unreadable input is False.
 
     Raises TooBig for input over a size guard (the caller grades it incorrect under the rule "guard").
     """
@@ -152,7 +153,7 @@ def symbolic_equal(pred: str, gt: str, rel_tol: Fraction = REL_TOL) -> bool:
         logger.debug("symbolic path refused: %s", e)
         return False
     try:
-        return _expr_equal(_freeze_derivatives(a), _freeze_derivatives(b), rel_tol)
+        return _expr_equal(_freeze_derivatives(a), _freeze_derivatives(b), rel_tol, tolerate_exact)
     except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as e:
         logger.debug("symbolic comparison failed: %s", e)
         return False
