@@ -32,11 +32,11 @@ from statistics import mean
 
 from annotate.grader import PROFILES, grade_many, is_correct
 from common.config import ConfigError, run_cli
-from common.prompts import PROMPT_TYPES, render_prompt
+from common.prompts import PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import RecordError, atomic_open, iter_records, write_json, write_jsonl
 from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
 from eval_math.metrics import problem_accuracies, summarize
-from generation.engines import ENGINES, SamplingSpec, end_of_turn_token, make_engine
+from generation.engines import SamplingSpec, check_engine, end_of_turn_token, make_engine
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +102,8 @@ class EvalArgs:
             raise ConfigError("--output_dir is required")
         if not self.score_only and not self.model_name_or_path:
             raise ConfigError("--model_name_or_path is required (or --score_only FILE to grade existing outputs)")
-        if self.prompt_type not in PROMPT_TYPES:
-            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        check_prompt_type(self.prompt_type)
+        check_engine(self.engine)
         for name in ("n_sampling", "max_tokens_per_call", "batch_size", "tensor_parallel_size", "num_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -33,6 +33,15 @@ from common.config import ConfigError
 logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "vllm", "hf")
+
+
+def check_engine(name: str) -> None:
+    """ConfigError unless ``name`` is one of ENGINES: the one check of sample.py's, evaluate.py's and
+    make_engine's ``engine``."""
+    if name not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES}, got {name!r}")
+
+
 FINISH_REASONS = ("stop", "length")
 
 
@@ -296,8 +305,7 @@ def make_engine(name: str, model_name_or_path: str, **options) -> Engine:
     """
     import torch
 
-    if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}; choose one of {ENGINES}")
+    check_engine(name)
     if name == "auto":
         name = "vllm" if vllm_available() and torch.cuda.is_available() else "hf"
     known = {cls: set(inspect.signature(cls.__init__).parameters) - {"self", "model_name_or_path"}

@@ -55,12 +55,8 @@ done
 [[ -n $output_dir ]] || die "--output_dir is required (sample.py writes the shards there)"
 [[ $tp =~ ^[1-9][0-9]*$ ]] || die "--tensor_parallel_size must be a positive integer, got '$tp'"
 
-devices=()
-if [[ -v CUDA_VISIBLE_DEVICES ]]; then  # set but empty: no GPU for us
-  IFS=, read -ra devices <<<"$CUDA_VISIBLE_DEVICES"
-elif command -v nvidia-smi >/dev/null 2>&1; then
-  mapfile -t devices < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null || true)
-fi
+source "$root/common/gpus.sh"
+mapfile -t devices < <(gpu_devices)
 
 if [[ -z $world_size ]]; then
   world_size=$((${#devices[@]} / tp))

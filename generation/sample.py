@@ -28,7 +28,7 @@ from pathlib import Path
 
 from common.config import ConfigError, run_cli
 from common.prompt_sets import load_prompts
-from common.prompts import INSTRUCTION, PROMPT_TYPES, render_prompt
+from common.prompts import INSTRUCTION, PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import (
     DROPPED,
     PROMPT_TOO_LONG,
@@ -36,7 +36,15 @@ from common.records import (
     read_records,
     write_jsonl,
 )
-from generation.engines import ENGINES, Engine, SamplingSpec, encode_prompts, end_of_turn_token, make_engine
+from generation.engines import (
+    ENGINES,
+    Engine,
+    SamplingSpec,
+    check_engine,
+    encode_prompts,
+    end_of_turn_token,
+    make_engine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +98,8 @@ class SampleArgs:
                 f"need 0 <= local_index < my_world_size, got local_index={self.local_index}, "
                 f"my_world_size={self.my_world_size}"
             )
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
-        if self.prompt_type not in PROMPT_TYPES:
-            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
+        check_engine(self.engine)
+        check_prompt_type(self.prompt_type)
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ConfigError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         self.sampling()  # K, temperature, top_p, max_new_tokens, stop: checked before any model loads

@@ -37,7 +37,6 @@ import importlib
 import io
 import os
 import shlex
-import shutil
 import subprocess
 import tempfile
 import typing
@@ -500,17 +499,11 @@ def expand(config: RunConfig) -> RunConfig:
 
 
 def count_gpus() -> int:
-    """GPUs this process may use: CUDA_VISIBLE_DEVICES if set, else what nvidia-smi lists, else 0."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=True)
-    except (subprocess.SubprocessError, OSError):
-        return 0
-    return sum(line.startswith("GPU") for line in listing.stdout.splitlines())
+    """GPUs this process may use, as common/gpus.sh lists them (CUDA_VISIBLE_DEVICES if set, else what
+    nvidia-smi lists, else none): the count generation/launch.sh shards by."""
+    script = Path(__file__).resolve().parent.parent / "common" / "gpus.sh"
+    listing = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60, check=True)
+    return len(listing.stdout.split())
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:
