@@ -49,10 +49,12 @@ FINISH_REASONS = ("stop", "length")
 class SamplingSpec:
     """How to sample; ``temperature`` 0 means greedy (then the ``n`` completions are identical)."""
 
+    # No default: each caller passes its stage's own limit (sample.py's max_new_tokens, evaluate.py's
+    # max_tokens_per_call), so a third one cannot drift from them.
+    max_new_tokens: int
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
-    max_new_tokens: int = 512
     seed: int = 0
     stop: list[str] = field(default_factory=list)  # extra stop strings besides the eos tokens
     stop_token_ids: list[int] = field(default_factory=list)  # extra stop ids (Online-DPO-R1's --eos_ids)

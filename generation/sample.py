@@ -61,7 +61,9 @@ class SampleArgs:
     K: int = field(default=8, metadata={"help": "responses sampled per prompt"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 = greedy"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
-    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens generated per response"})
+    max_new_tokens: int = field(
+        default=4096, metadata={"help": "most tokens generated per response (the original's gen_hf.py: 4096)"}
+    )
     seed: int = field(default=42, metadata={"help": "seed of every engine's sampling"})
     local_index: int = field(default=0, metadata={"help": "this shard's index i, 0 <= i < my_world_size"})
     my_world_size: int = field(default=1, metadata={"help": "number of shards w"})
@@ -69,7 +71,11 @@ class SampleArgs:
     dataset_key: str = field(default="problem", metadata={"help": "field of the data holding the problem"})
     answer_key: str = field(default="gt", metadata={"help": "field of the data holding the reference answer"})
     split: str = field(default="train", metadata={"help": "split to load when datasets.load_dataset is used"})
-    prompt_type: str = field(default="chat", metadata={"help": f"prompt format, one of {PROMPT_TYPES}"})
+    prompt_type: str = field(
+        default="online-dpo-r1",
+        metadata={"help": f"prompt format, one of {PROMPT_TYPES}; online-dpo-r1 is the recipe's (evaluate.py's "
+                          "default too: a model is evaluated on the prompt it was trained on)"},
+    )
     instruction: str = field(
         default=INSTRUCTION, metadata={"help": "instruction appended to each problem (chat and raw prompts only)"}
     )
@@ -172,7 +178,7 @@ def dropped_record(record: dict, text: str, tokens: int, limit: int) -> dict:
             DROPPED: PROMPT_TOO_LONG, "prompt_tokens": tokens, "context_length": limit}
 
 
-def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str = "chat",
+def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str,
                    instruction: str = INSTRUCTION, max_prompt_tokens: int | None = None) -> list[dict]:
     """SAMPLES records: each prompt record plus its rendered ``prompt`` and ``sampling.n`` completions.
 

@@ -48,6 +48,7 @@ import yaml
 
 from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
+from common.prompts import check_prompt_type
 from dpo_iteration.training import check_model_path
 from eval_math.benchmarks import BUNDLED_DATA_DIR, HUB
 from pipeline.slurm import grader_workers, resolve_nodes
@@ -98,7 +99,7 @@ RAFT_TRAINER = STAGES["warmup"]
 # these stages (whose defaults for it agree; tests/test_pipeline.py checks that). A section may not
 # set one, except eval.prompt_type with allow_eval_mismatch: true.
 SHARED = {
-    "prompt_type": ("sample", "eval"),
+    "prompt_type": ("sample", "eval", "build"),
     "split": ("sample", "merge"),
 }
 
@@ -241,6 +242,7 @@ class RunConfig:
         if self.algorithm == "raft" and choose_type not in (None, "raft"):
             raise ConfigError(f"pairs.choose_type {choose_type!r}: algorithm raft picks one correct response per "
                               "prompt (choose_type raft); leave choose_type out")
+        check_prompt_type(self.prompt_type)  # once, for every stage in SHARED["prompt_type"]
         eval_prompt = self.eval.get("prompt_type", self.prompt_type)
         if self.evaluate and eval_prompt != self.prompt_type and not self.allow_eval_mismatch:
             raise ConfigError(

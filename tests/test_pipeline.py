@@ -70,7 +70,7 @@ def test_every_committed_recipe_is_valid(recipe, tmp_path):
         (["label.reward_policy=lenient"], "label: reward_policy must be one of"),
         (["sample.output_dir=x"], "sample.output_dir is set by the driver"),
         (["sample.prompt_type=raw"], "sample.prompt_type: set prompt_type at the top"),
-        (["prompt_type=nope"], "sample: prompt_type must be one of"),
+        (["prompt_type=nope"], "prompt_type must be one of ('online-dpo-r1'"),
         (["iterations=3", "prompts=[a.jsonl, b.jsonl]"], "2 file(s) for 3 iterations"),
         (["run_name=../elsewhere"], "run_name must be a plain directory name"),
         (["train.beta.x=1"], "dotted keys go one level"),
