@@ -96,7 +96,7 @@ STAGES = {
 RAFT_TRAINER = STAGES["warmup"]
 
 # Settings that stages must agree on: stated once, at the top of the run config, and passed to each of
-# these stages (whose defaults for it agree; tests/test_pipeline.py checks that). A section may not
+# these stages (whose defaults for it agree; tests/test_hand_runs.py checks that). A section may not
 # set one, except eval.prompt_type with allow_eval_mismatch: true.
 SHARED = {
     "prompt_type": ("sample", "eval", "build"),
