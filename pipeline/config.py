@@ -35,6 +35,7 @@ import dataclasses
 import difflib
 import importlib
 import io
+import json
 import os
 import shlex
 import subprocess
@@ -162,7 +163,8 @@ class RunConfig:
 
     # Where the stages run
     num_gpus: int = field(
-        default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them with nvidia-smi (0 on CPU)"}
+        default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them (common/gpus.sh: "
+                                       "CUDA_VISIBLE_DEVICES, else nvidia-smi; 0 without a GPU)"}
     )
     num_shards: int = field(
         default=0,
@@ -414,15 +416,29 @@ MOVED = {
 }
 
 
-def _unknown_key(key: str, where: str) -> ConfigError:
+def _unknown_key(key: str, where: str, value: Any = None) -> ConfigError:
     if key in MOVED:
         target = MOVED[key]
-        moved = f"the {target} section (its keys are {STAGES[target].script}'s flags)" if target in STAGES else target
+        if target in STAGES:
+            moved = f"the {target} section (its keys are {STAGES[target].script}'s flags)"
+        elif "." in target and " " not in target and value is not None:
+            section, name = target.split(".")
+            moved = f"{target}: write `{section}: {{{name}: {json.dumps(value)}}}`"
+        else:
+            moved = target
         return ConfigError(f"{where}: key {key!r} has moved to {moved}; `bash run_iter_dpo.sh --keys` lists every key")
     names = [f.name for f in dataclasses.fields(RunConfig)]
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"{where}: unknown key {key!r}{hint} (`bash run_iter_dpo.sh --keys` lists them)")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line (from 1) of each top-level key of a YAML mapping."""
+    node = yaml.compose(text)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
 
 
 def parse_override(text: str, types: dict[str, Any]) -> tuple[list[str], Any]:
@@ -454,16 +470,18 @@ def load_config(config_file: str | None, overrides: list[str] = ()) -> RunConfig
     if config_file:
         if not Path(config_file).is_file():
             raise ConfigError(f"config file not found: {config_file}")
-        with open(config_file, encoding="utf-8") as f:
-            try:
-                values = yaml.safe_load(f) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{config_file}: not valid YAML ({e})") from None
+        text = Path(config_file).read_text(encoding="utf-8")
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{config_file}: not valid YAML ({e})") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{config_file}: expected a mapping of keys to values")
-        for key in values:
-            if key not in types:
-                raise _unknown_key(key, config_file)
+        unknown = [key for key in values if key not in types]
+        if unknown:  # every one at once, each on its own line, at its line of the file
+            lines = key_lines(text)
+            raise ConfigError("\n".join(str(_unknown_key(key, f"{config_file}:{lines[key]}", values[key]))
+                                        for key in unknown))
     for text in overrides:
         path, value = parse_override(text, types)
         if len(path) == 2:

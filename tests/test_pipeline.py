@@ -88,10 +88,10 @@ def test_bad_overrides_are_named(overrides, message):
 def test_unknown_key_in_a_recipe_names_the_file(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("iteratons: 2\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml: unknown key 'iteratons'; did you mean 'iterations'"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:1: unknown key 'iteratons'; did you mean 'iterations'"):
         load_config(str(recipe))
     recipe.write_text("eval_max_tokens: 64\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml: key 'eval_max_tokens' has moved to eval.max_tokens_per_call"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:1: key 'eval_max_tokens' has moved to eval.max_tokens_per_call"):
         load_config(str(recipe))
 
 
