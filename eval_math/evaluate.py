@@ -6,7 +6,7 @@
     python eval_math/evaluate.py --score_only old_outputs.jsonl --data_names math500 --output_dir rescored
 
 Per benchmark it writes ``<output_dir>/<name>/<tag>_records.jsonl`` (one eval record per problem, see
-../shared/PIPELINE.md) and ``<tag>_metrics.json`` (accuracy = mean@n with a 95% bootstrap interval,
+docs/records.md) and ``<tag>_metrics.json`` (accuracy = mean@n with a 95% bootstrap interval,
 maj@n, unbiased pass@k), where the tag spells out the settings; then ``summary.json`` and ``summary.md``
 (the results table: rows = model, columns = benchmarks + Avg). A benchmark whose metrics file exists
 is not redone unless ``--overwrite``. Scores come only from ``annotate.grader``, the training reward.
