@@ -11,8 +11,9 @@
 # Python: $GEN_PYTHON, else .venv-vllm (GPU machines), else .venv.
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-[[ $# -ge 2 && $1 != -* && $2 != -* ]] || usage
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+if [[ $# -lt 2 || $1 == -* || $2 == -* ]]; then usage >&2; exit 2; fi
 model=$1 output_dir=$2
 shift 2
 

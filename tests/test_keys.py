@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from common.config import trl_base
 from pipeline.config import MOVED, SECTIONS, SHARED, STAGES, RunConfig, driver_flags, load_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def test_keys_lists_every_setting_with_the_default_and_help_of_its_dataclass(key
     for text, section in zip(sections[1:], SECTIONS, strict=True):
         set_elsewhere = {*driver_flags(example, section), *(k for k, stages in SHARED.items() if section in stages)}
         for cls in STAGES[section].dataclasses():
-            if any(base.__module__.startswith("trl.") for base in cls.__mro__):
+            if trl_base(cls) is not None:
                 assert "every field of TRL's" in text  # thousands of lines: `dpo.py --help` has them
                 continue
             for f in dataclasses.fields(cls):
