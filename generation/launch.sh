@@ -13,7 +13,8 @@
 # CUDA_VISIBLE_DEVICES when it is set (set and empty: none), else all that nvidia-smi lists.
 # --srun (inside a SLURM allocation; common/slurm.sh) spreads the shards over srun tasks instead:
 # --tasks_per_node (default: the GPUs here / tensor_parallel_size, 1 without a GPU) on each of --nodes
-# nodes (default: all of the allocation), each task on its own GPUs (SLURM_LOCALID x tensor_parallel_size)
+# nodes (required: run_iter_dpo.sh passes the run's, which pipeline/slurm.py read from the allocation; by
+# hand, e.g. --nodes "$SLURM_JOB_NUM_NODES"), each task on its own GPUs (SLURM_LOCALID x tensor_parallel_size)
 # running shards SLURM_PROCID, SLURM_PROCID + tasks, ... one after another; a failed shard is named with
 # its node. The output directory must be on a filesystem every node shares.
 # GEN_PYTHON is the interpreter (see common/gen_python.sh: GEN_PYTHON, .venv-vllm, TRAIN_PYTHON, .venv).
@@ -83,8 +84,7 @@ report_failure() {  # $1: shard, $2: exit status
 
 if ((srun)); then
   source "$root/common/slurm.sh"
-  nodes=${nodes:-${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-}}}
-  [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "--srun needs --nodes or a SLURM allocation (SLURM_JOB_NUM_NODES), got '$nodes'"
+  [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "--srun needs --nodes N, the allocation's nodes to use (e.g. --nodes \"\$SLURM_JOB_NUM_NODES\"), got '$nodes'"
   if [[ -z $per_node ]]; then
     per_node=$((${#devices[@]} / tp))
     ((per_node >= 1)) || per_node=1
