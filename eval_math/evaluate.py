@@ -107,8 +107,7 @@ class EvalArgs:
         for name in ("n_sampling", "max_tokens_per_call", "batch_size", "tensor_parallel_size", "num_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ConfigError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+        self.sampling([])  # temperature and top_p: SamplingSpec's checks, before any model loads
         if self.temperature == 0 and self.n_sampling > 1:
             raise ConfigError(
                 f"temperature 0 is greedy: its {self.n_sampling} responses would be identical; "
@@ -125,6 +124,10 @@ class EvalArgs:
     @property
     def names(self) -> list[str]:
         return [name.strip() for name in self.data_names.split(",") if name.strip()]
+
+    def sampling(self, stop: list[str]) -> SamplingSpec:
+        return SamplingSpec(n=self.n_sampling, temperature=self.temperature, top_p=self.top_p,
+                            max_new_tokens=self.max_tokens_per_call, seed=self.seed, stop=stop)
 
 
 def selection_tag(args: EvalArgs) -> str:
@@ -184,11 +187,7 @@ def stop_strings(tokenizer, args: EvalArgs) -> list[str]:
 def generate(engine, problems: list[dict], args: EvalArgs) -> list[dict]:
     """Eval records without scores: each problem with its prompt and n responses."""
     prompts = [render_prompt(engine.tokenizer, p["problem"], args.prompt_type) for p in problems]
-    spec = SamplingSpec(
-        n=args.n_sampling, temperature=args.temperature, top_p=args.top_p,
-        max_new_tokens=args.max_tokens_per_call, seed=args.seed, stop=stop_strings(engine.tokenizer, args),
-    )
-    outputs = engine.generate(prompts, spec)
+    outputs = engine.generate(prompts, args.sampling(stop_strings(engine.tokenizer, args)))
     return [
         dict(problem, prompt=prompt, responses=[c.text for c in completions],
              finish_reasons=[c.finish_reason for c in completions], num_tokens=[c.num_tokens for c in completions])
