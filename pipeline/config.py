@@ -47,7 +47,6 @@ from typing import Any
 
 import yaml
 
-from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
 from common.prompts import check_prompt_type
 from dpo_iteration.training import check_model_path
@@ -56,8 +55,6 @@ from pipeline.slurm import grader_workers, resolve_nodes
 
 ALGORITHMS = ("dpo", "raft")
 LAUNCHERS = ("local", "slurm")
-# The pair strategies of annotate/pairs.py; "raft" is chosen by algorithm: raft, not in the pairs section.
-DPO_CHOOSE_TYPES = tuple(STRATEGIES)
 
 
 @dataclass(frozen=True)
