@@ -3,7 +3,7 @@
 # (CUDA_VISIBLE_DEVICES), or one after another where there is no GPU. Fails naming each shard that failed.
 #
 #   bash generation/launch.sh --world_size 8 --model_name_or_path M --dataset_name_or_path D \
-#       --output_dir runs/x/iter_1/shards --K 8 --max_new_tokens 2048 --seed 42
+#       --output_dir runs/x/iter_1/shards --K 8 --max_new_tokens 4096 --seed 42
 #   bash generation/launch.sh --world_size 4 --shards "1 3" ...    # only shards 1 and 3 (of 4)
 #   bash generation/launch.sh --srun --world_size 16 ...          # over every node of a SLURM allocation
 #
