@@ -12,7 +12,7 @@
 # (build, warmup, audit, sample, merge, label, pairs, train, eval) whose keys are that stage's own flags:
 # each section becomes its stage's command line. Overrides are key=value (strings as written, other
 # values as YAML: iterations=4, prompts=[a.jsonl,b.jsonl]) or section.key=value. Paths are relative to
-# the repository root. Everything goes to runs/<run_name>/ (layout: ../shared/PIPELINE.md):
+# the repository root. Everything goes to runs/<run_name>/ (layout: docs/records.md):
 # config.yaml, manifest.json, iter_<i>/{audit.json, shards/, samples.jsonl, labeled.jsonl, pairs.jsonl | raft.jsonl,
 # stats.json, model/, eval/, logs/, times.tsv}, summary.json, report.md, curves.png, driver.log.
 #

@@ -13,9 +13,13 @@ so ``--help`` documents it; validation lives in each dataclass's ``__post_init__
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,46 @@ class ConfigError(ValueError):
     """A configuration value that cannot work; raised before any model loads."""
 
 
-def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> tuple[Any, ...]:
-    """Parse ``[CONFIG.yaml] [--config CONFIG.yaml] [--key value ...]`` into instances of ``dataclass_types``."""
+def trl_base(cls: type) -> type | None:
+    """The TRL config class ``cls`` extends (DPOConfig, SFTConfig), or None."""
+    return next((base for base in cls.__mro__ if base.__module__.startswith("trl.")), None)
+
+
+def own_fields(dataclass_types: Sequence[type]) -> list[dataclasses.Field]:
+    """The project's own options: every field of its dataclasses, and those its subclasses add to TRL's."""
+    fields = []
+    for cls in dataclass_types:
+        base = trl_base(cls)
+        theirs = {f.name for f in dataclasses.fields(base)} if base else set()
+        fields += [f for f in dataclasses.fields(cls) if f.name not in theirs]
+    return fields
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written (the script's docstring), the options with their defaults."""
+
+
+def help_text(dataclass_types: Sequence[type], doc: str | None) -> dict[str, Any]:
+    """ArgumentParser settings for ``--help``: the script's docstring first; for a trainer, whose options are
+    mostly TRL's (800 lines), its usage with a YAML config and the project's own options before them."""
+    settings: dict[str, Any] = {"description": (doc or "").strip() or None, "formatter_class": _HelpFormatter}
+    bases = [base for base in map(trl_base, dataclass_types) if base is not None]
+    if bases:
+        settings["usage"] = "%(prog)s CONFIG.yaml [--key value ...]   (every option below is also a key of CONFIG.yaml)"
+        lines = [f"The project's own options (TRL's {', '.join(b.__name__ for b in bases)} options follow, "
+                 "under 'options:'):"]
+        for f in own_fields(dataclass_types):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            lines.append(f"  --{f.name} (default: {default!r})")
+            lines += textwrap.wrap(f.metadata.get("help", ""), 100, initial_indent=" " * 6, subsequent_indent=" " * 6)
+        settings["description"] = "\n\n".join(filter(None, [settings["description"], "\n".join(lines)]))
+    return settings
+
+
+def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None,
+                 doc: str | None = None) -> tuple[Any, ...]:
+    """Parse ``[CONFIG.yaml] [--config CONFIG.yaml] [--key value ...]`` into instances of ``dataclass_types``;
+    ``doc`` (the script's docstring) heads ``--help``."""
     # Importing TRL sets VLLM_LOGGING_LEVEL=ERROR where it is unset (trl/_compat.py, TRL 1.16), which would
     # keep vLLM's INFO and WARNING lines (memory, KV cache, truncated prompts) out of the stage logs. vLLM's
     # own default first, so TRL leaves it alone; a level the user set is kept.
@@ -44,7 +86,7 @@ def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = N
             raise ConfigError("--config needs a YAML file")
         if not Path(args[position + 1]).is_file():
             raise ConfigError(f"config file not found: {args[position + 1]}")
-    parser = TrlParser(dataclass_types)
+    parser = TrlParser(dataclass_types, **help_text(dataclass_types, doc))
     return tuple(parser.parse_args_and_config(args))
 
 
@@ -74,7 +116,7 @@ def run_cli(main, dataclass_types: Sequence[type], argv: Sequence[str] | None = 
     setup_logging()
     log = logging.getLogger("config")
     try:
-        parsed = parse_config(dataclass_types, argv)
+        parsed = parse_config(dataclass_types, argv, inspect.getmodule(main).__doc__)
     except ValueError as e:  # ConfigError, __post_init__ checks, TrlParser's unknown-key error
         log.error("bad configuration: %s", e)
         sys.exit(2)

@@ -27,6 +27,8 @@ The tokens of the rendered string are exactly what generation samples from and t
 
 from __future__ import annotations
 
+from common.config import ConfigError
+
 INSTRUCTION = "Let's think step by step and output the final answer within \\boxed{}."
 # The original's suffix, verbatim from its generation/gen_hf.py: one space before it, no period after.
 ONLINE_DPO_R1_INSTRUCTION = "Let's think step by step and output the final answer within \\boxed{}"
@@ -37,6 +39,12 @@ QWEN25_MATH_COT_BEFORE = f"<|im_start|>system\n{QWEN25_MATH_SYSTEM}<|im_end|>\n<
 QWEN25_MATH_COT_AFTER = "<|im_end|>\n<|im_start|>assistant\n"
 
 PROMPT_TYPES = ("online-dpo-r1", "qwen25-math-cot", "chat", "raw")
+
+
+def check_prompt_type(name: str) -> None:
+    """ConfigError unless ``name`` is one of PROMPT_TYPES: the one check of every stage's ``prompt_type``."""
+    if name not in PROMPT_TYPES:
+        raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {name!r}")
 
 
 def chat_messages(problem: str, prompt_type: str = "chat", instruction: str = INSTRUCTION) -> list[dict]:
@@ -58,8 +66,7 @@ def render_prompt(tokenizer, problem: str, prompt_type: str = "chat", instructio
         return RAW_TEMPLATE.format(problem=problem, instruction=instruction)
     if prompt_type == "qwen25-math-cot":
         return QWEN25_MATH_COT_BEFORE + problem + QWEN25_MATH_COT_AFTER
-    if prompt_type not in PROMPT_TYPES:
-        raise ValueError(f"unknown prompt type {prompt_type!r}; choose one of {PROMPT_TYPES}")
+    check_prompt_type(prompt_type)
     if tokenizer.chat_template is None:
         raise ValueError(f"prompt type {prompt_type!r} needs a tokenizer with a chat template; use 'raw'")
     return tokenizer.apply_chat_template(

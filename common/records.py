@@ -1,9 +1,9 @@
 """The JSONL records that stages exchange: key names, validated readers, atomic writers.
 
-Every stage reads and writes through this module, so a record's keys are defined here and nowhere else
-(see ../shared/PIPELINE.md). Readers stream and report a bad line as ``file:line: what was expected``;
-writers go to a temporary file in the same directory and rename it when complete, so a file that exists
-is whole.
+Every stage reads and writes through this module, so a record's keys are defined here and nowhere else;
+docs/records.md describes each key (tests/test_records_doc.py holds it to this module). Readers stream
+and report a bad line as ``file:line: what was expected``; writers go to a temporary file in the same
+directory and rename it when complete, so a file that exists is whole.
 
     from common.records import SAMPLES, iter_records, write_jsonl
     for record in iter_records("samples.jsonl", SAMPLES):

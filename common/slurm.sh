@@ -11,6 +11,8 @@
 # Every node must see the repository, the environments and the run directory at the same paths: a
 # filesystem shared by all nodes is required.
 
+source "$(dirname "${BASH_SOURCE[0]}")/gpus.sh"  # gpu_devices
+
 # The first host of a SLURM node list: `scontrol show hostnames`, else read from the list's own syntax
 # (node[07-09,12],gpu3 -> node07), for machines where scontrol is not installed beside srun.
 slurm_first_host() {
@@ -50,11 +52,7 @@ slurm_srun() {
 # without a GPU.
 slurm_task_gpus() {
   local per_task=$1 devices=()
-  if [[ -v CUDA_VISIBLE_DEVICES ]]; then
-    IFS=, read -ra devices <<<"$CUDA_VISIBLE_DEVICES"
-  elif command -v nvidia-smi >/dev/null 2>&1; then
-    mapfile -t devices < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null || true)
-  fi
+  mapfile -t devices < <(gpu_devices)
   if ((${#devices[@]} > per_task)); then
     devices=("${devices[@]:${SLURM_LOCALID:?not inside an srun task}*per_task:per_task}")
   fi

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import ConfigError, run_cli
-from common.prompts import INSTRUCTION, PROMPT_TYPES, QWEN25_MATH_SYSTEM, RAW_TEMPLATE, render_prompt
+from common.prompts import (
+    INSTRUCTION,
+    PROMPT_TYPES,
+    QWEN25_MATH_SYSTEM,
+    RAW_TEMPLATE,
+    check_prompt_type,
+    render_prompt,
+)
 from common.records import atomic_open, write_jsonl
 from demo.task import TaskSpec, make_splits
 from demo.tiny_model import TinyModelSpec, build_tiny_model
@@ -32,7 +39,10 @@ class BuildArgs:
     num_test: int = field(default=500, metadata={"help": "held-out test problems"})
     num_sft: int = field(default=2000, metadata={"help": "worked solutions for the SFT warm-up"})
     num_iter_prompts: int = field(default=1024, metadata={"help": "prompts per iteration"})
-    prompt_type: str = field(default="chat", metadata={"help": f"prompt of the SFT records, one of {PROMPT_TYPES}"})
+    prompt_type: str = field(
+        default="online-dpo-r1",
+        metadata={"help": f"prompt of the SFT records, one of {PROMPT_TYPES} (the prompt the warm-up then samples with)"},
+    )
     min_operands: int = field(default=TaskSpec.min_operands, metadata={"help": "fewest numbers in a problem"})
     max_operands: int = field(default=TaskSpec.max_operands, metadata={"help": "most numbers in a problem"})
     max_value: int = field(default=TaskSpec.max_value, metadata={"help": "largest operand of + and -"})
@@ -45,6 +55,7 @@ class BuildArgs:
         for name in ("iterations", "num_test", "num_sft", "num_iter_prompts"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_prompt_type(self.prompt_type)
 
 
 def tokenizer_corpus(splits: dict[str, list[dict]]) -> list[str]:

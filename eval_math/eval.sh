@@ -4,14 +4,16 @@
 # on), greedy decoding (pass@1), up to 3000 new tokens (the published table's setting), vLLM.
 #   bash eval_math/eval.sh MODEL OUTPUT_DIR [--key value ...]
 #   bash eval_math/eval.sh Qwen/Qwen2.5-Math-7B runs/eval/qwen25-math-7b --prompt_type qwen25-math-cot
-# Extra flags go to eval_math/evaluate.py and override the ones below (--prompt_type qwen25-math-cot
-# for Qwen's own prompt, --data_dir hub for the Hub copies, --tensor_parallel_size 2). The table lands
-# in OUTPUT_DIR/summary.md; benchmarks already evaluated there are skipped unless --overwrite.
+# These settings are evaluate.py's defaults, set there and nowhere else (`evaluate.py --help`); extra flags
+# go to it (--prompt_type qwen25-math-cot for Qwen's own prompt, --data_dir hub for the Hub copies,
+# --tensor_parallel_size 2). The table lands in OUTPUT_DIR/summary.md; benchmarks already evaluated
+# there are skipped unless --overwrite.
 # Python: $GEN_PYTHON, else .venv-vllm (GPU machines), else .venv.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-[[ $# -ge 2 && $1 != -* && $2 != -* ]] || usage
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then usage; exit 0; fi
+if [[ $# -lt 2 || $1 == -* || $2 == -* ]]; then usage >&2; exit 2; fi
 model=$1 output_dir=$2
 shift 2
 
@@ -19,11 +21,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/common/gen_python.sh"
 py=$(gen_python "$repo")
 
-# As the original's eval_math/sh/eval.sh: 3000 new tokens (its sampling allows 4096), seed 0, greedy.
+# evaluate.py's defaults are the original's eval_math/sh/eval.sh: its five benchmarks, 3000 new tokens
+# (its sampling allows 4096), seed 0, greedy.
 export TOKENIZERS_PARALLELISM=false
-exec "$py" "$repo/eval_math/evaluate.py" \
-  --model_name_or_path "$model" --output_dir "$output_dir" \
-  --data_names math500,aime24,amc23,minerva_math,olympiadbench --split test \
-  --prompt_type online-dpo-r1 --n_sampling 1 --temperature 0 --top_p 1 \
-  --max_tokens_per_call 3000 --num_test_sample -1 --seed 0 --engine auto \
-  "$@"
+exec "$py" "$repo/eval_math/evaluate.py" --model_name_or_path "$model" --output_dir "$output_dir" "$@"

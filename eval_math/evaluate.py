@@ -6,7 +6,7 @@
     python eval_math/evaluate.py --score_only old_outputs.jsonl --data_names math500 --output_dir rescored
 
 Per benchmark it writes ``<output_dir>/<name>/<tag>_records.jsonl`` (one eval record per problem, see
-../shared/PIPELINE.md) and ``<tag>_metrics.json`` (accuracy = mean@n with a 95% bootstrap interval,
+docs/records.md) and ``<tag>_metrics.json`` (accuracy = mean@n with a 95% bootstrap interval,
 maj@n, unbiased pass@k), where the tag spells out the settings; then ``summary.json`` and ``summary.md``
 (the results table: rows = model, columns = benchmarks + Avg). A benchmark whose metrics file exists
 is not redone unless ``--overwrite``. Scores come only from ``annotate.grader``, the training reward.
@@ -32,11 +32,11 @@ from statistics import mean
 
 from annotate.grader import PROFILES, grade_many, is_correct
 from common.config import ConfigError, run_cli
-from common.prompts import PROMPT_TYPES, render_prompt
+from common.prompts import PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import RecordError, atomic_open, iter_records, write_json, write_jsonl
 from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
 from eval_math.metrics import problem_accuracies, summarize
-from generation.engines import ENGINES, SamplingSpec, end_of_turn_token, make_engine
+from generation.engines import SamplingSpec, check_engine, end_of_turn_token, make_engine
 
 logger = logging.getLogger(__name__)
 
@@ -102,15 +102,12 @@ class EvalArgs:
             raise ConfigError("--output_dir is required")
         if not self.score_only and not self.model_name_or_path:
             raise ConfigError("--model_name_or_path is required (or --score_only FILE to grade existing outputs)")
-        if self.prompt_type not in PROMPT_TYPES:
-            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        check_prompt_type(self.prompt_type)
+        check_engine(self.engine)
         for name in ("n_sampling", "max_tokens_per_call", "batch_size", "tensor_parallel_size", "num_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ConfigError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+        self.sampling([])  # temperature and top_p: SamplingSpec's checks, before any model loads
         if self.temperature == 0 and self.n_sampling > 1:
             raise ConfigError(
                 f"temperature 0 is greedy: its {self.n_sampling} responses would be identical; "
@@ -127,6 +124,10 @@ class EvalArgs:
     @property
     def names(self) -> list[str]:
         return [name.strip() for name in self.data_names.split(",") if name.strip()]
+
+    def sampling(self, stop: list[str]) -> SamplingSpec:
+        return SamplingSpec(n=self.n_sampling, temperature=self.temperature, top_p=self.top_p,
+                            max_new_tokens=self.max_tokens_per_call, seed=self.seed, stop=stop)
 
 
 def selection_tag(args: EvalArgs) -> str:
@@ -186,11 +187,7 @@ def stop_strings(tokenizer, args: EvalArgs) -> list[str]:
 def generate(engine, problems: list[dict], args: EvalArgs) -> list[dict]:
     """Eval records without scores: each problem with its prompt and n responses."""
     prompts = [render_prompt(engine.tokenizer, p["problem"], args.prompt_type) for p in problems]
-    spec = SamplingSpec(
-        n=args.n_sampling, temperature=args.temperature, top_p=args.top_p,
-        max_new_tokens=args.max_tokens_per_call, seed=args.seed, stop=stop_strings(engine.tokenizer, args),
-    )
-    outputs = engine.generate(prompts, spec)
+    outputs = engine.generate(prompts, args.sampling(stop_strings(engine.tokenizer, args)))
     return [
         dict(problem, prompt=prompt, responses=[c.text for c in completions],
              finish_reasons=[c.finish_reason for c in completions], num_tokens=[c.num_tokens for c in completions])

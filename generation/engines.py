@@ -33,6 +33,15 @@ from common.config import ConfigError
 logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "vllm", "hf")
+
+
+def check_engine(name: str) -> None:
+    """ConfigError unless ``name`` is one of ENGINES: the one check of sample.py's, evaluate.py's and
+    make_engine's ``engine``."""
+    if name not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES}, got {name!r}")
+
+
 FINISH_REASONS = ("stop", "length")
 
 
@@ -40,10 +49,12 @@ FINISH_REASONS = ("stop", "length")
 class SamplingSpec:
     """How to sample; ``temperature`` 0 means greedy (then the ``n`` completions are identical)."""
 
+    # No default: each caller passes its stage's own limit (sample.py's max_new_tokens, evaluate.py's
+    # max_tokens_per_call), so a third one cannot drift from them.
+    max_new_tokens: int
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
-    max_new_tokens: int = 512
     seed: int = 0
     stop: list[str] = field(default_factory=list)  # extra stop strings besides the eos tokens
     stop_token_ids: list[int] = field(default_factory=list)  # extra stop ids (Online-DPO-R1's --eos_ids)
@@ -296,8 +307,7 @@ def make_engine(name: str, model_name_or_path: str, **options) -> Engine:
     """
     import torch
 
-    if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}; choose one of {ENGINES}")
+    check_engine(name)
     if name == "auto":
         name = "vllm" if vllm_available() and torch.cuda.is_available() else "hf"
     known = {cls: set(inspect.signature(cls.__init__).parameters) - {"self", "model_name_or_path"}

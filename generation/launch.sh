@@ -3,7 +3,7 @@
 # (CUDA_VISIBLE_DEVICES), or one after another where there is no GPU. Fails naming each shard that failed.
 #
 #   bash generation/launch.sh --world_size 8 --model_name_or_path M --dataset_name_or_path D \
-#       --output_dir runs/x/iter_1/shards --K 8 --max_new_tokens 2048 --seed 42
+#       --output_dir runs/x/iter_1/shards --K 8 --max_new_tokens 4096 --seed 42
 #   bash generation/launch.sh --world_size 4 --shards "1 3" ...    # only shards 1 and 3 (of 4)
 #   bash generation/launch.sh --srun --world_size 16 ...          # over every node of a SLURM allocation
 #
@@ -13,7 +13,8 @@
 # CUDA_VISIBLE_DEVICES when it is set (set and empty: none), else all that nvidia-smi lists.
 # --srun (inside a SLURM allocation; common/slurm.sh) spreads the shards over srun tasks instead:
 # --tasks_per_node (default: the GPUs here / tensor_parallel_size, 1 without a GPU) on each of --nodes
-# nodes (default: all of the allocation), each task on its own GPUs (SLURM_LOCALID x tensor_parallel_size)
+# nodes (required: run_iter_dpo.sh passes the run's, which pipeline/slurm.py read from the allocation; by
+# hand, e.g. --nodes "$SLURM_JOB_NUM_NODES"), each task on its own GPUs (SLURM_LOCALID x tensor_parallel_size)
 # running shards SLURM_PROCID, SLURM_PROCID + tasks, ... one after another; a failed shard is named with
 # its node. The output directory must be on a filesystem every node shares.
 # GEN_PYTHON is the interpreter (see common/gen_python.sh: GEN_PYTHON, .venv-vllm, TRAIN_PYTHON, .venv).
@@ -55,12 +56,8 @@ done
 [[ -n $output_dir ]] || die "--output_dir is required (sample.py writes the shards there)"
 [[ $tp =~ ^[1-9][0-9]*$ ]] || die "--tensor_parallel_size must be a positive integer, got '$tp'"
 
-devices=()
-if [[ -v CUDA_VISIBLE_DEVICES ]]; then  # set but empty: no GPU for us
-  IFS=, read -ra devices <<<"$CUDA_VISIBLE_DEVICES"
-elif command -v nvidia-smi >/dev/null 2>&1; then
-  mapfile -t devices < <(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null || true)
-fi
+source "$root/common/gpus.sh"
+mapfile -t devices < <(gpu_devices)
 
 if [[ -z $world_size ]]; then
   world_size=$((${#devices[@]} / tp))
@@ -87,8 +84,7 @@ report_failure() {  # $1: shard, $2: exit status
 
 if ((srun)); then
   source "$root/common/slurm.sh"
-  nodes=${nodes:-${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-}}}
-  [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "--srun needs --nodes or a SLURM allocation (SLURM_JOB_NUM_NODES), got '$nodes'"
+  [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "--srun needs --nodes N, the allocation's nodes to use (e.g. --nodes \"\$SLURM_JOB_NUM_NODES\"), got '$nodes'"
   if [[ -z $per_node ]]; then
     per_node=$((${#devices[@]} / tp))
     ((per_node >= 1)) || per_node=1

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from common.config import ConfigError, run_cli
 from common.prompt_sets import load_prompts
-from common.prompts import INSTRUCTION, PROMPT_TYPES, render_prompt
+from common.prompts import INSTRUCTION, PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import (
     DROPPED,
     PROMPT_TOO_LONG,
@@ -36,7 +36,15 @@ from common.records import (
     read_records,
     write_jsonl,
 )
-from generation.engines import ENGINES, Engine, SamplingSpec, encode_prompts, end_of_turn_token, make_engine
+from generation.engines import (
+    ENGINES,
+    Engine,
+    SamplingSpec,
+    check_engine,
+    encode_prompts,
+    end_of_turn_token,
+    make_engine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +61,9 @@ class SampleArgs:
     K: int = field(default=8, metadata={"help": "responses sampled per prompt"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature; 0 = greedy"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
-    max_new_tokens: int = field(default=2048, metadata={"help": "most tokens generated per response"})
+    max_new_tokens: int = field(
+        default=4096, metadata={"help": "most tokens generated per response (the original's gen_hf.py: 4096)"}
+    )
     seed: int = field(default=42, metadata={"help": "seed of every engine's sampling"})
     local_index: int = field(default=0, metadata={"help": "this shard's index i, 0 <= i < my_world_size"})
     my_world_size: int = field(default=1, metadata={"help": "number of shards w"})
@@ -61,7 +71,11 @@ class SampleArgs:
     dataset_key: str = field(default="problem", metadata={"help": "field of the data holding the problem"})
     answer_key: str = field(default="gt", metadata={"help": "field of the data holding the reference answer"})
     split: str = field(default="train", metadata={"help": "split to load when datasets.load_dataset is used"})
-    prompt_type: str = field(default="chat", metadata={"help": f"prompt format, one of {PROMPT_TYPES}"})
+    prompt_type: str = field(
+        default="online-dpo-r1",
+        metadata={"help": f"prompt format, one of {PROMPT_TYPES}; online-dpo-r1 is the recipe's (evaluate.py's "
+                          "default too: a model is evaluated on the prompt it was trained on)"},
+    )
     instruction: str = field(
         default=INSTRUCTION, metadata={"help": "instruction appended to each problem (chat and raw prompts only)"}
     )
@@ -90,10 +104,8 @@ class SampleArgs:
                 f"need 0 <= local_index < my_world_size, got local_index={self.local_index}, "
                 f"my_world_size={self.my_world_size}"
             )
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {ENGINES}, got {self.engine!r}")
-        if self.prompt_type not in PROMPT_TYPES:
-            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
+        check_engine(self.engine)
+        check_prompt_type(self.prompt_type)
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ConfigError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         self.sampling()  # K, temperature, top_p, max_new_tokens, stop: checked before any model loads
@@ -166,7 +178,7 @@ def dropped_record(record: dict, text: str, tokens: int, limit: int) -> dict:
             DROPPED: PROMPT_TOO_LONG, "prompt_tokens": tokens, "context_length": limit}
 
 
-def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str = "chat",
+def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, prompt_type: str,
                    instruction: str = INSTRUCTION, max_prompt_tokens: int | None = None) -> list[dict]:
     """SAMPLES records: each prompt record plus its rendered ``prompt`` and ``sampling.n`` completions.
 

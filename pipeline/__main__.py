@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-from common.config import ConfigError, setup_logging
+from common.config import ConfigError, setup_logging, trl_base
 
 logger = logging.getLogger("pipeline")
 
@@ -54,7 +54,7 @@ def keys(_: argparse.Namespace) -> None:
         fixed = [*driver_flags(example, section), *(key for key, stages in SHARED.items() if section in stages)]
         print(f"\n{section}: {stage.script}, {stage.runs}; set by the driver or shared: {', '.join(fixed)}")
         for cls in stage.dataclasses():
-            trl = next((base for base in cls.__mro__ if base.__module__.startswith("trl.")), None)
+            trl = trl_base(cls)
             if trl is not None:
                 print(f"  {section + '.*':32} {'':24} every field of TRL's {trl.__name__} (`{stage.script} --help`)")
                 continue

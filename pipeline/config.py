@@ -35,9 +35,9 @@ import dataclasses
 import difflib
 import importlib
 import io
+import json
 import os
 import shlex
-import shutil
 import subprocess
 import tempfile
 import typing
@@ -47,16 +47,14 @@ from typing import Any
 
 import yaml
 
-from annotate.pairs import STRATEGIES
 from common.config import ConfigError, parse_config
+from common.prompts import check_prompt_type
 from dpo_iteration.training import check_model_path
 from eval_math.benchmarks import BUNDLED_DATA_DIR, HUB
 from pipeline.slurm import grader_workers, resolve_nodes
 
 ALGORITHMS = ("dpo", "raft")
 LAUNCHERS = ("local", "slurm")
-# The pair strategies of annotate/pairs.py; "raft" is chosen by algorithm: raft, not in the pairs section.
-DPO_CHOOSE_TYPES = tuple(STRATEGIES)
 
 
 @dataclass(frozen=True)
@@ -96,10 +94,10 @@ STAGES = {
 RAFT_TRAINER = STAGES["warmup"]
 
 # Settings that stages must agree on: stated once, at the top of the run config, and passed to each of
-# these stages (whose defaults for it agree; tests/test_pipeline.py checks that). A section may not
+# these stages (whose defaults for it agree; tests/test_hand_runs.py checks that). A section may not
 # set one, except eval.prompt_type with allow_eval_mismatch: true.
 SHARED = {
-    "prompt_type": ("sample", "eval"),
+    "prompt_type": ("sample", "eval", "build"),
     "split": ("sample", "merge"),
 }
 
@@ -162,7 +160,8 @@ class RunConfig:
 
     # Where the stages run
     num_gpus: int = field(
-        default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them with nvidia-smi (0 on CPU)"}
+        default=-1, metadata={"help": "GPUs to use (per node under slurm); -1: count them (common/gpus.sh: "
+                                       "CUDA_VISIBLE_DEVICES, else nvidia-smi; 0 without a GPU)"}
     )
     num_shards: int = field(
         default=0,
@@ -242,6 +241,7 @@ class RunConfig:
         if self.algorithm == "raft" and choose_type not in (None, "raft"):
             raise ConfigError(f"pairs.choose_type {choose_type!r}: algorithm raft picks one correct response per "
                               "prompt (choose_type raft); leave choose_type out")
+        check_prompt_type(self.prompt_type)  # once, for every stage in SHARED["prompt_type"]
         eval_prompt = self.eval.get("prompt_type", self.prompt_type)
         if self.evaluate and eval_prompt != self.prompt_type and not self.allow_eval_mismatch:
             raise ConfigError(
@@ -413,15 +413,29 @@ MOVED = {
 }
 
 
-def _unknown_key(key: str, where: str) -> ConfigError:
+def _unknown_key(key: str, where: str, value: Any = None) -> ConfigError:
     if key in MOVED:
         target = MOVED[key]
-        moved = f"the {target} section (its keys are {STAGES[target].script}'s flags)" if target in STAGES else target
+        if target in STAGES:
+            moved = f"the {target} section (its keys are {STAGES[target].script}'s flags)"
+        elif "." in target and " " not in target and value is not None:
+            section, name = target.split(".")
+            moved = f"{target}: write `{section}: {{{name}: {json.dumps(value)}}}`"
+        else:
+            moved = target
         return ConfigError(f"{where}: key {key!r} has moved to {moved}; `bash run_iter_dpo.sh --keys` lists every key")
     names = [f.name for f in dataclasses.fields(RunConfig)]
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"{where}: unknown key {key!r}{hint} (`bash run_iter_dpo.sh --keys` lists them)")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line (from 1) of each top-level key of a YAML mapping."""
+    node = yaml.compose(text)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
 
 
 def parse_override(text: str, types: dict[str, Any]) -> tuple[list[str], Any]:
@@ -453,16 +467,18 @@ def load_config(config_file: str | None, overrides: list[str] = ()) -> RunConfig
     if config_file:
         if not Path(config_file).is_file():
             raise ConfigError(f"config file not found: {config_file}")
-        with open(config_file, encoding="utf-8") as f:
-            try:
-                values = yaml.safe_load(f) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{config_file}: not valid YAML ({e})") from None
+        text = Path(config_file).read_text(encoding="utf-8")
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{config_file}: not valid YAML ({e})") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{config_file}: expected a mapping of keys to values")
-        for key in values:
-            if key not in types:
-                raise _unknown_key(key, config_file)
+        unknown = [key for key in values if key not in types]
+        if unknown:  # every one at once, each on its own line, at its line of the file
+            lines = key_lines(text)
+            raise ConfigError("\n".join(str(_unknown_key(key, f"{config_file}:{lines[key]}", values[key]))
+                                        for key in unknown))
     for text in overrides:
         path, value = parse_override(text, types)
         if len(path) == 2:
@@ -500,17 +516,11 @@ def expand(config: RunConfig) -> RunConfig:
 
 
 def count_gpus() -> int:
-    """GPUs this process may use: CUDA_VISIBLE_DEVICES if set, else what nvidia-smi lists, else 0."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=True)
-    except (subprocess.SubprocessError, OSError):
-        return 0
-    return sum(line.startswith("GPU") for line in listing.stdout.splitlines())
+    """GPUs this process may use, as common/gpus.sh lists them (CUDA_VISIBLE_DEVICES if set, else what
+    nvidia-smi lists, else none): the count generation/launch.sh shards by."""
+    script = Path(__file__).resolve().parent.parent / "common" / "gpus.sh"
+    listing = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60, check=True)
+    return len(listing.stdout.split())
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:

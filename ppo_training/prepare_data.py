@@ -33,7 +33,7 @@ from annotate.audit import DEFAULT_MAX_FAIL_SHARE, AuditFailed, audit, run_audit
 from annotate.label import gt_text
 from common.config import ConfigError
 from common.prompt_sets import load_prompts
-from common.prompts import INSTRUCTION, PROMPT_TYPES, chat_messages
+from common.prompts import INSTRUCTION, PROMPT_TYPES, chat_messages, check_prompt_type
 from common.records import atomic_open, write_json
 
 logger = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ class PrepareArgs:
     num_workers: int = field(default=1, metadata={"help": "processes for the audit's symbolic grading"})
 
     def __post_init__(self):
-        if self.prompt_type not in PROMPT_TYPES:
-            raise ConfigError(f"prompt_type must be one of {PROMPT_TYPES}, got {self.prompt_type!r}")
+        check_prompt_type(self.prompt_type)
         try:
             chat_messages("x", self.prompt_type, self.instruction)
         except ValueError:

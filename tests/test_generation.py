@@ -61,12 +61,12 @@ def ten_prompts(tmp_path, prompts):
 
 def sample_args(model_dir, data, out, **overrides) -> SampleArgs:
     settings = dict(model_name_or_path=str(model_dir), dataset_name_or_path=str(data), output_dir=str(out),
-                    K=2, max_new_tokens=NEW_TOKENS, seed=0, engine="hf", batch_size=4)
+                    K=2, max_new_tokens=NEW_TOKENS, seed=0, engine="hf", batch_size=4, prompt_type="chat")
     return SampleArgs(**{**settings, **overrides})
 
 
 def test_k_samples_per_prompt_with_the_chat_template(engine, prompts):
-    records = sample_records(engine, prompts[:5], SamplingSpec(n=3, max_new_tokens=NEW_TOKENS, seed=0))
+    records = sample_records(engine, prompts[:5], SamplingSpec(n=3, max_new_tokens=NEW_TOKENS, seed=0), "chat")
     assert [r["idx"] for r in records] == [p["idx"] for p in prompts[:5]]
     for record, prompt in zip(records, prompts[:5], strict=True):
         assert record["prompt"] == render_prompt(engine.tokenizer, prompt["problem"], "chat")
@@ -332,7 +332,7 @@ def test_vllm_engine_passes_settings_through(stand_in_vllm, tiny_model_dir, prom
     }
     spec = SamplingSpec(n=4, temperature=0.7, top_p=0.9, max_new_tokens=20, seed=5, stop=["<|im_end|>", "###"],
                         stop_token_ids=[17])
-    records = sample_records(vllm_engine, prompts[:3], spec)
+    records = sample_records(vllm_engine, prompts[:3], spec, "chat")
 
     tokenizer = vllm_engine.tokenizer
     eos = {tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
@@ -352,7 +352,7 @@ def test_vllm_engine_passes_settings_through(stand_in_vllm, tiny_model_dir, prom
 
 def test_vllm_greedy_asks_once_and_repeats(stand_in_vllm, tiny_model_dir, prompts):
     vllm_engine = make_engine("vllm", str(tiny_model_dir))
-    (completions,) = vllm_engine.generate([prompts[0]["problem"]], SamplingSpec(n=3, temperature=0))
+    (completions,) = vllm_engine.generate([prompts[0]["problem"]], SamplingSpec(n=3, temperature=0, max_new_tokens=16))
     assert stand_in_vllm.sampling_params[0]["n"] == 1
     assert completions == [completions[0]] * 3
 

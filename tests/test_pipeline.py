@@ -70,7 +70,7 @@ def test_every_committed_recipe_is_valid(recipe, tmp_path):
         (["label.reward_policy=lenient"], "label: reward_policy must be one of"),
         (["sample.output_dir=x"], "sample.output_dir is set by the driver"),
         (["sample.prompt_type=raw"], "sample.prompt_type: set prompt_type at the top"),
-        (["prompt_type=nope"], "sample: prompt_type must be one of"),
+        (["prompt_type=nope"], "prompt_type must be one of ('online-dpo-r1'"),
         (["iterations=3", "prompts=[a.jsonl, b.jsonl]"], "2 file(s) for 3 iterations"),
         (["run_name=../elsewhere"], "run_name must be a plain directory name"),
         (["train.beta.x=1"], "dotted keys go one level"),
@@ -88,10 +88,10 @@ def test_bad_overrides_are_named(overrides, message):
 def test_unknown_key_in_a_recipe_names_the_file(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("iteratons: 2\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml: unknown key 'iteratons'; did you mean 'iterations'"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:1: unknown key 'iteratons'; did you mean 'iterations'"):
         load_config(str(recipe))
     recipe.write_text("eval_max_tokens: 64\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml: key 'eval_max_tokens' has moved to eval.max_tokens_per_call"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:1: key 'eval_max_tokens' has moved to eval.max_tokens_per_call"):
         load_config(str(recipe))
 
 

@@ -55,11 +55,19 @@ def free_port() -> int:
 
 
 def launch_srun(tmp_path: Path, model: Path, prompts: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = ["bash", "generation/launch.sh", "--srun", "--tasks_per_node", "2", "--world_size", "4",
+    command = ["bash", "generation/launch.sh", "--srun", "--nodes", "2", "--tasks_per_node", "2", "--world_size", "4",
                "--model_name_or_path", str(model), "--dataset_name_or_path", str(prompts),
                "--output_dir", str(tmp_path / "shards"), "--K", "2", "--max_new_tokens", "4", "--engine", "hf", *extra]
     env = allocation(GEN_PYTHON=sys.executable, CUDA_VISIBLE_DEVICES="")
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_srun_needs_the_node_count_from_its_caller(tmp_path):
+    """The allocation's node count is read in one place (pipeline/slurm.py, for the driver); launch.sh takes it
+    as --nodes."""
+    out = subprocess.run(["bash", "generation/launch.sh", "--srun", "--world_size", "2", "--output_dir", str(tmp_path)],
+                         cwd=REPO, env=allocation(GEN_PYTHON=sys.executable), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--srun needs --nodes N" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_two_nodes_of_two_shards_sample_every_prompt_once_and_a_failed_shard_is_named(tmp_path, tiny_assets):
