@@ -239,7 +239,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
     skip "$i" label "$dir/labeled.jsonl"
   else
     run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
-      --output_dir "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
+      --output_file "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
   fi
 
   # DPO trains on pairs; RAFT fine-tunes (sft.py) on one correct response per prompt.
@@ -247,7 +247,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   if [[ -f $data ]] && helper has_stats "$dir/stats.json" pairs; then
     skip "$i" pairs "$data"
   else
-    run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_dir "$data" \
+    run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_file "$data" \
       "${choose[@]}" --seed "$SEED" "${PAIRS_ARGS[@]}"
   fi
 
