@@ -2,6 +2,7 @@
 empty responses, options, stats, the original's files, bad input."""
 
 import json
+import logging
 import random
 import subprocess
 import sys
@@ -393,3 +394,13 @@ def test_label_then_pairs_from_the_command_line(tmp_path):
     assert [(p["chosen"], p["rejected"]) for p in pairs] == [(r"\boxed{5}", r"\boxed{4}")] * 3
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["label"]["pass@1"] == pytest.approx(1 / 3) and stats["pairs"]["records"] == 3
+
+
+def test_no_records_at_all_warns_with_the_reasons_in_the_same_line(tmp_path, caplog):
+    """The warning used to say "see no_record above", with nothing above it in the log."""
+    with caplog.at_level(logging.WARNING, logger="annotate.pairs"):
+        out, summary = run(tmp_path, [labeled(0, "cc"), labeled(1, "c")])
+    assert out == []
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "from 2 prompts" in warning and "tie 1" in warning and "fewer_than_2 1" in warning
+    assert "above" not in warning
