@@ -213,6 +213,14 @@ def test_an_empty_input_is_refused_alike_by_every_stage(stage, inputs, tmp_path)
     assert snapshot(tmp_path) == before
 
 
+def test_an_empty_benchmark_file_is_refused_alike(inputs, tmp_path):
+    benchmark = inputs["data_dir"] / "arith" / "test.jsonl"
+    benchmark.write_text("")
+    out = run(stage_argv("eval", inputs, tmp_path / "out"))
+    assert_one_line_error(out, f"arith: {benchmark} is empty")
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_driver_stops_at_an_empty_prompts_file_leaving_no_run_folder(inputs, tmp_path):
     inputs["empty"].write_text("")
     config = tmp_path / "run.yaml"
