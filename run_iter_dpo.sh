@@ -66,8 +66,9 @@ helper() { "$TRAIN_PY" -m pipeline "$@"; }
 record() { if ((!DRY_RUN)); then helper "$@"; fi; }  # what a run writes down: nothing in a dry run
 if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
 
-# Validate the config (before any model loads) and write runs/<run_name>/config.yaml; then take its
-# settings as shell variables. A bad config ends here with one line.
+# Validate the config, its trainer configs and (without a demo build) its inputs, then write
+# runs/<run_name>/config.yaml; then take its settings as shell variables. A bad config ends here with one
+# line, before any model loads and before the run folder is made.
 resolve=(resolve --config "$CONFIG")
 if ((DRY_RUN)); then resolve+=(--dry_run); fi
 settings=$(helper "${resolve[@]}" "${OVERRIDES[@]}") || exit 2
