@@ -315,3 +315,20 @@ def test_output_file_and_the_originals_output_dir_name_the_same_file(flag, input
     out = run(argv)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "labeled.jsonl").is_file()
+
+
+def test_every_stage_declares_paths_that_are_its_fields():
+    """A renamed field would otherwise go unchecked (check_paths raises TypeError only when run)."""
+    import dataclasses
+
+    from common.paths import CHECKS, path_kinds
+    from pipeline.config import STAGES
+
+    declared = 0
+    for stage in STAGES.values():
+        for cls in stage.dataclasses():
+            kinds = path_kinds(cls)
+            assert set(kinds) <= {f.name for f in dataclasses.fields(cls)}, cls
+            assert set(kinds.values()) <= set(CHECKS), cls
+            declared += len(kinds)
+    assert declared >= 20
