@@ -66,8 +66,9 @@ helper() { "$TRAIN_PY" -m pipeline "$@"; }
 record() { if ((!DRY_RUN)); then helper "$@"; fi; }  # what a run writes down: nothing in a dry run
 if [[ -n ${KEYS:-} ]]; then helper keys; exit 0; fi
 
-# Validate the config (before any model loads) and write runs/<run_name>/config.yaml; then take its
-# settings as shell variables. A bad config ends here with one line.
+# Validate the config, its trainer configs and (without a demo build) its inputs, then write
+# runs/<run_name>/config.yaml; then take its settings as shell variables. A bad config ends here with one
+# line, before any model loads and before the run folder is made.
 resolve=(resolve --config "$CONFIG")
 if ((DRY_RUN)); then resolve+=(--dry_run); fi
 settings=$(helper "${resolve[@]}" "${OVERRIDES[@]}") || exit 2
@@ -239,7 +240,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
     skip "$i" label "$dir/labeled.jsonl"
   else
     run label "$i" "$TRAIN_PY" annotate/label.py --dataset_name_or_path "$dir/samples.jsonl" \
-      --output_dir "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
+      --output_file "$dir/labeled.jsonl" --audit_file "$dir/audit.json" "${LABEL_ARGS[@]}"
   fi
 
   # DPO trains on pairs; RAFT fine-tunes (sft.py) on one correct response per prompt.
@@ -247,7 +248,7 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   if [[ -f $data ]] && helper has_stats "$dir/stats.json" pairs; then
     skip "$i" pairs "$data"
   else
-    run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_dir "$data" \
+    run pairs "$i" "$TRAIN_PY" annotate/pairs.py --dataset_name_or_path "$dir/labeled.jsonl" --output_file "$data" \
       "${choose[@]}" --seed "$SEED" "${PAIRS_ARGS[@]}"
   fi
 

@@ -25,13 +25,15 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from annotate.grader import DEFAULT_TIMEOUT, extract_gt, grade_many
 from annotate.grader.normalize import clean
 from annotate.grader.numbers import to_number
 from annotate.stats import stats_path, update_stats
 from common.config import ConfigError, run_cli
-from common.records import PROMPTS, RecordError, check_record, iter_jsonl, write_json
+from common.paths import INPUT, OUTPUT_FILE
+from common.records import PROMPTS, RecordError, check_record, iter_jsonl, json_problem, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,10 @@ class AuditFailed(Exception):
 
 @dataclass
 class AuditArgs:
+    PATHS: ClassVar[dict[str, str]] = {
+        "dataset_name_or_path": INPUT, "output_file": OUTPUT_FILE, "stats_file": OUTPUT_FILE,
+    }
+
     dataset_name_or_path: str = field(metadata={"help": "prompts JSONL (idx/problem/gt); also the first positional"})
     output_file: str | None = field(default=None, metadata={"help": "audit JSON to write atomically; default: log only"})
     stats_file: str | None = field(
@@ -146,8 +152,11 @@ def failed_indices(path: str) -> set:
     """The idx of every prompt an audit file lists as failed (label.py leaves them out)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise RecordError(path, e.lineno, f"not valid JSON ({json_problem(e)})") from None
+    try:
         return {item["idx"] for item in data["failed"]}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+    except (KeyError, TypeError) as e:
         raise RecordError(path, 1, f"expected annotate/audit.py's JSON with a 'failed' list of {{idx, ...}}: {e}") from e
 
 

@@ -1,6 +1,6 @@
 """Rule-based rewards: grade every sampled response with the one grader and write the labeled file.
 
-    python annotate/label.py --dataset_name_or_path samples.jsonl --output_dir labeled.jsonl --num_workers 2
+    python annotate/label.py --dataset_name_or_path samples.jsonl --output_file labeled.jsonl --num_workers 2
 
 Streams the samples file (common.records.SAMPLES), grades each response against its record's ``gt``
 with ``annotate.grader.grade_many`` (fast path in this process, symbolic cases in ``num_workers``
@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from tqdm import tqdm
 
@@ -59,6 +60,7 @@ from annotate.grader import (
 )
 from annotate.stats import LabelStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
+from common.paths import INPUT, OUTPUT_DIR_ALIAS, OUTPUT_FILE
 from common.records import SAMPLES, RecordError, check_record, iter_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
@@ -81,8 +83,14 @@ def iter_samples(path: str) -> Iterator[tuple[dict, str]]:
 
 @dataclass
 class LabelArgs:
+    PATHS: ClassVar[dict[str, str]] = {
+        "dataset_name_or_path": INPUT, "output_file": OUTPUT_FILE, "audit_file": INPUT, "stats_file": OUTPUT_FILE,
+    }
+
     dataset_name_or_path: str = field(metadata={"help": "samples JSONL (generation/merge.py's output)"})
-    output_dir: str = field(metadata={"help": "output labeled JSONL FILE; named as in Online-DPO-R1"})
+    output_file: str = field(
+        metadata={"help": "labeled JSONL to write (--output_dir, the original's name, also works)", **OUTPUT_DIR_ALIAS}
+    )
     num_workers: int = field(default=1, metadata={"help": "processes for the grader's symbolic path"})
     timeout: float = field(
         default=DEFAULT_TIMEOUT, metadata={"help": "seconds per response before it is graded wrong (timed out)"}
@@ -122,8 +130,8 @@ class LabelArgs:
             self.policy  # noqa: B018 - RewardPolicy checks the policy name and the order of its rewards
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        if Path(self.output_dir).resolve() == Path(self.dataset_name_or_path).resolve():
-            raise ConfigError(f"output_dir must differ from dataset_name_or_path ({self.output_dir})")
+        if Path(self.output_file).resolve() == Path(self.dataset_name_or_path).resolve():
+            raise ConfigError(f"output_file must differ from dataset_name_or_path ({self.output_file})")
 
     @property
     def policy(self) -> RewardPolicy:
@@ -200,16 +208,16 @@ def main(args: LabelArgs) -> dict:
         samples = _without(samples, excluded, stats)
     total = count_lines(args.dataset_name_or_path)
     with tqdm(samples, total=total, unit="prompt", desc="label", mininterval=1.0) as progress:
-        write_jsonl(args.output_dir, label_records(progress, args, stats))
+        write_jsonl(args.output_file, label_records(progress, args, stats))
     summary = stats.summary(time.perf_counter() - start, args.num_workers)
-    update_stats(stats_path(args.output_dir, args.stats_file), "label", summary)
+    update_stats(stats_path(args.output_file, args.stats_file), "label", summary)
     logger.info(
         "labeled %d responses of %d prompts in %.1f s (%s responses/s, %d workers): correct %.1f%%, "
         "no \\boxed{} %d, truncated %d (%d refused an implicit answer), grader timeouts %d, prompts left out "
         "by the audit %d -> %s",
         stats.responses, stats.prompts, summary["seconds"], summary["responses_per_second"], args.num_workers,
         100 * stats.correct / max(stats.responses, 1), stats.no_box, stats.truncated, stats.truncated_implicit,
-        stats.timeouts, stats.audit_dropped, args.output_dir,
+        stats.timeouts, stats.audit_dropped, args.output_file,
     )
     return summary
 

@@ -1,6 +1,6 @@
 """Preference pairs for DPO, or RAFT's SFT set, from labeled samples.
 
-    python annotate/pairs.py --dataset_name_or_path labeled.jsonl --output_dir pairs.jsonl --choose_type max_min
+    python annotate/pairs.py --dataset_name_or_path labeled.jsonl --output_file pairs.jsonl --choose_type max_min
 
 The recipe's strategies mean exactly what they meant in the original (Online-DPO-R1
 dpo_iteration/run_dpo.py ``prepare_data``): two indices are picked from the prompt's K responses in
@@ -58,10 +58,11 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from annotate.stats import PairStats, stats_path, update_stats
 from common.config import ConfigError, run_cli
+from common.paths import INPUT, OUTPUT_DIR_ALIAS, OUTPUT_FILE
 from common.records import LABELED, RecordError, check_record, iter_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
@@ -172,9 +173,14 @@ def check_choose_type(name: str) -> None:
 
 @dataclass
 class PairsArgs:
+    PATHS: ClassVar[dict[str, str]] = {
+        "dataset_name_or_path": INPUT, "output_file": OUTPUT_FILE, "stats_file": OUTPUT_FILE,
+    }
+
     dataset_name_or_path: str = field(metadata={"help": "labeled JSONL (annotate/label.py's output)"})
-    output_dir: str = field(
-        metadata={"help": "output JSONL FILE (pairs, or RAFT records); named as in Online-DPO-R1"}
+    output_file: str = field(
+        metadata={"help": "JSONL to write: pairs, or RAFT records (--output_dir, the original's name, also works)",
+                  **OUTPUT_DIR_ALIAS}
     )
     choose_type: str = field(default="max_min", metadata={"help": f"one of {', '.join(CHOOSE_TYPES)}"})
     seed: int = field(default=42, metadata={"help": "seeds every random draw (with each prompt's idx)"})
@@ -211,8 +217,8 @@ class PairsArgs:
             raise ConfigError(f"length_unit must be one of {LENGTH_UNITS}, got {self.length_unit!r}")
         if self.length_penalty < 0:
             raise ConfigError(f"length_penalty must be >= 0, got {self.length_penalty}")
-        if Path(self.output_dir).resolve() == Path(self.dataset_name_or_path).resolve():
-            raise ConfigError(f"output_dir must differ from dataset_name_or_path ({self.output_dir})")
+        if Path(self.output_file).resolve() == Path(self.dataset_name_or_path).resolve():
+            raise ConfigError(f"output_file must differ from dataset_name_or_path ({self.output_file})")
 
 
 class Candidate(NamedTuple):
@@ -324,16 +330,17 @@ def make_records(path: str, args: PairsArgs, stats: PairStats) -> Iterator[dict]
 def main(args: PairsArgs) -> dict:
     """Write the pairs (or RAFT) file and the ``pairs`` section of stats.json; return that section."""
     stats = PairStats(args.choose_type)
-    written = write_jsonl(args.output_dir, make_records(args.dataset_name_or_path, args, stats))
+    written = write_jsonl(args.output_file, make_records(args.dataset_name_or_path, args, stats))
     summary = stats.summary()
-    update_stats(stats_path(args.output_dir, args.stats_file), "pairs", summary)
+    update_stats(stats_path(args.output_file, args.stats_file), "pairs", summary)
     reasons = ", ".join(f"{k} {v}" for k, v in summary["no_record"].items() if v) or "none"
     logger.info(
         "%s: %d records from %d prompts -> %s (prompts without one: %s)",
-        args.choose_type, written, stats.prompts, args.output_dir, reasons,
+        args.choose_type, written, stats.prompts, args.output_file, reasons,
     )
     if written == 0:
-        logger.warning("no %s records at all: there is nothing to train on (see no_record above)", args.choose_type)
+        logger.warning("no %s records from %d prompts: there is nothing to train on (prompts without one: %s)",
+                       args.choose_type, stats.prompts, reasons)
     return summary
 
 

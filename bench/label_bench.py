@@ -206,7 +206,7 @@ def run_stage(argv: list[str]) -> Run:
 
 
 def label_argv(samples: Path, labeled: Path, workers: int) -> list[str]:
-    return ["annotate/label.py", "--dataset_name_or_path", str(samples), "--output_dir", str(labeled),
+    return ["annotate/label.py", "--dataset_name_or_path", str(samples), "--output_file", str(labeled),
             "--num_workers", str(workers)]
 
 
@@ -239,7 +239,7 @@ def scale(args: BenchArgs, bases: list[Base], work: Path) -> None:
     print(f"  label.py --num_workers {args.scale_workers}: {label.wall:.1f} s ({total / label.wall:,.0f} "
           f"responses/s; CPU {label.cpu:.0f} s), peak RSS {label.rss:.0f} MiB")
     pairs = run_stage(["annotate/pairs.py", "--dataset_name_or_path", str(labeled),
-                       "--output_dir", str(pairs_file), "--choose_type", "max_min"])
+                       "--output_file", str(pairs_file), "--choose_type", "max_min"])
     made = json.loads((work / "stats.json").read_text())["pairs"]["records"]
     print(f"  pairs.py --choose_type max_min: {pairs.wall:.1f} s, {made:,} pairs, peak RSS {pairs.rss:.0f} MiB")
     both = label.wall + pairs.wall

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import inspect
 import logging
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -70,24 +72,91 @@ def help_text(dataclass_types: Sequence[type], doc: str | None) -> dict[str, Any
 def parse_config(dataclass_types: Sequence[type], argv: Sequence[str] | None = None,
                  doc: str | None = None) -> tuple[Any, ...]:
     """Parse ``[CONFIG.yaml] [--config CONFIG.yaml] [--key value ...]`` into instances of ``dataclass_types``;
-    ``doc`` (the script's docstring) heads ``--help``."""
+    ``doc`` (the script's docstring) heads ``--help``.
+
+    Every mistake is a ConfigError of one line: an unknown key (``CONFIG.yaml:LINE`` for one in the file,
+    with the closest known name), a value of the wrong type (named by its file and line when the file
+    gave it), where argparse would print its usage, which for TRL's configs is 800 lines.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0].endswith(YAML_SUFFIXES) and not args[0].startswith("-"):
+        args = ["--config", args[0], *args[1:]]
+    config_file = None
+    if "--config" in args:
+        position = args.index("--config")
+        if position + 1 >= len(args):
+            raise ConfigError("--config needs a YAML file")
+        config_file = args[position + 1]
+        if not Path(config_file).is_file():
+            raise ConfigError(f"config file not found: {config_file}")
+    parser = _parser(dataclass_types, doc)
+    lines = yaml_key_lines(config_file) if config_file else {}
+    known = {option.lstrip("-").split("=")[0]: action.dest
+             for action in parser._actions for option in action.option_strings}
+    for key, line in lines.items():
+        top_level = "." not in key  # yaml_key_lines also names the keys of nested mappings
+        if top_level and key not in known and key != "env":  # TrlParser sets the environment from ``env``
+            raise ConfigError(f"{config_file}:{line}: unknown key {key!r}{_closest(key, known)}")
+    for arg in args:
+        name = arg[2:].split("=")[0]
+        if arg.startswith("--") and name != "config" and name not in known:
+            raise ConfigError(f"unknown flag --{name}{_closest(name, known, '--')}")
+    try:
+        return tuple(parser.parse_args_and_config(args))
+    except ConfigError as e:  # argparse's "argument --beta: invalid float value: 'abc'"
+        flag = re.match(r"argument --([\w.-]+)", str(e))
+        key = flag and known.get(flag.group(1))
+        given = {arg[2:].split("=")[0] for arg in args if arg.startswith("--")}
+        if key in lines and not given & {key, flag.group(1)}:
+            raise ConfigError(f"{config_file}:{lines[key]}: key {key!r}: {e}") from None
+        raise
+
+
+def _parser(dataclass_types: Sequence[type], doc: str | None = None):
+    """TRL's TrlParser, with argparse's errors raised as ConfigError and a file's numbers checked."""
     # Importing TRL sets VLLM_LOGGING_LEVEL=ERROR where it is unset (trl/_compat.py, TRL 1.16), which would
     # keep vLLM's INFO and WARNING lines (memory, KV cache, truncated prompts) out of the stage logs. vLLM's
     # own default first, so TRL leaves it alone; a level the user set is kept.
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO")
     from trl import TrlParser
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0].endswith(YAML_SUFFIXES) and not args[0].startswith("-"):
-        args = ["--config", args[0], *args[1:]]
-    if "--config" in args:
-        position = args.index("--config")
-        if position + 1 >= len(args):
-            raise ConfigError("--config needs a YAML file")
-        if not Path(args[position + 1]).is_file():
-            raise ConfigError(f"config file not found: {args[position + 1]}")
-    parser = TrlParser(dataclass_types, **help_text(dataclass_types, doc))
-    return tuple(parser.parse_args_and_config(args))
+    class Parser(TrlParser):
+        def error(self, message: str):
+            raise ConfigError(message)
+
+        def set_defaults_with_config(self, **kwargs) -> list[str]:
+            # argparse converts (and so checks) only the defaults that are strings: a number field given a
+            # list, a bool or 8.5 for an int would reach the dataclass unchecked.
+            numbers = {a.dest for a in self._actions if a.type in (int, float) and a.nargs is None}
+            return super().set_defaults_with_config(**{
+                key: str(value) if key in numbers and value is not None and not isinstance(value, str) else value
+                for key, value in kwargs.items()
+            })
+
+    return Parser(dataclass_types, **help_text(dataclass_types, doc))
+
+
+def _closest(name: str, known, prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
+
+
+def yaml_key_lines(path: str | os.PathLike) -> dict[str, int]:
+    """The 1-based line of each key of a YAML mapping file, ``section.key`` for the keys of a nested
+    mapping; {} for a file that is not a mapping. A file that is not YAML raises ConfigError."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            root = yaml.compose(f)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})".replace("\n", " ")) from None
+    lines: dict[str, int] = {}
+    for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
+        lines[str(key.value)] = key.start_mark.line + 1
+        for sub, _ in value.value if isinstance(value, yaml.MappingNode) else ():
+            lines[f"{key.value}.{sub.value}"] = sub.start_mark.line + 1
+    return lines
 
 
 def is_main_process() -> bool:
@@ -108,16 +177,20 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run_cli(main, dataclass_types: Sequence[type], argv: Sequence[str] | None = None) -> None:
     """The body of every stage's ``__main__``: parse, log the resolved config, run.
 
-    A bad config (unknown key, invalid value, missing file) or a malformed record ends the process with
-    one error line and exit status 2, before or instead of a traceback through library code.
+    A bad config (unknown key, invalid value, missing file), a path that cannot serve (common/paths.py) or
+    a malformed record ends the process with one error line and exit status 2, before or instead of a
+    traceback through library code.
     """
+    from common.paths import check_paths
     from common.records import RecordError
 
     setup_logging()
     log = logging.getLogger("config")
     try:
         parsed = parse_config(dataclass_types, argv, inspect.getmodule(main).__doc__)
-    except ValueError as e:  # ConfigError, __post_init__ checks, TrlParser's unknown-key error
+        for args in parsed:
+            check_paths(args)
+    except ValueError as e:  # ConfigError, __post_init__ checks
         log.error("bad configuration: %s", e)
         sys.exit(2)
     for args in parsed:

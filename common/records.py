@@ -132,7 +132,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             try:
                 items = json.load(f)
             except json.JSONDecodeError as e:
-                raise RecordError(path, e.lineno, f"not a valid JSON array ({e.msg} at column {e.colno})") from None
+                raise RecordError(path, e.lineno, f"not a valid JSON array ({json_problem(e)})") from None
             if not isinstance(items, list):
                 raise RecordError(path, 1, "expected one JSON array or JSON lines")
             yield from enumerate(items, start=1)
@@ -141,9 +141,17 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield line_number, json.loads(line)
+                # without its line break, so that a string left open is reported where it starts, not as
+                # the "invalid control character" that the break would be inside it
+                yield line_number, json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
-                raise RecordError(path, line_number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+                raise RecordError(path, line_number, f"not valid JSON ({json_problem(e)})") from None
+
+
+def json_problem(e: json.JSONDecodeError) -> str:
+    """The decoder's message and column: "Unterminated string starting at column 7" (its messages that end
+    in "at" get no second one)."""
+    return f"{e.msg.removesuffix(' at')} at column {e.colno}"
 
 
 def _starts_array(f: IO[str]) -> bool:
@@ -173,8 +181,12 @@ def read_records(path: str | os.PathLike, schema: Schema | None = None) -> list[
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block completes."""
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block completes.
+
+    Folders made for it are removed again, when empty, if the block fails: a failed stage leaves nothing.
+    """
     path = Path(path)
+    made = [folder for folder in path.parents if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; run outputs are shared like any other
@@ -187,6 +199,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):  # not empty: another writer's files are there now
+                folder.rmdir()
         raise
 
 

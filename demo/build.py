@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from common.config import ConfigError, run_cli
+from common.paths import OUTPUT_DIR
 from common.prompts import (
     INSTRUCTION,
     PROMPT_TYPES,
@@ -33,6 +35,8 @@ TEST_SET_NAME = "arith"
 
 @dataclass
 class BuildArgs:
+    PATHS: ClassVar[dict[str, str]] = {"output_dir": OUTPUT_DIR}
+
     output_dir: str = field(metadata={"help": "directory to create model/ and task/ in"})
     seed: int = field(default=42, metadata={"help": "seeds the task generator and the model's initialisation"})
     iterations: int = field(default=3, metadata={"help": "how many per-iteration prompt sets to write"})

@@ -31,17 +31,18 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from trl import DPOConfig, DPOTrainer
 
 from common.config import ConfigError, run_cli
+from common.paths import MODEL
 from common.records import PAIRS
 from dpo_iteration.training import (
     GlobalBatchArgs,
     ModelDataArgs,
     cached_dataset,
     check_deepspeed_saves_weights,
-    check_model_path,
     check_training_config,
     encode,
     file_digest,
@@ -68,6 +69,8 @@ SMOOTHED_LOSS_TYPES = ("sigmoid", "robust", "exo_pair", "aot", "aot_unpaired")
 
 @dataclass
 class DPOScriptArgs(ModelDataArgs):
+    PATHS: ClassVar[dict[str, str]] = {"initial_model_name_or_path": MODEL}
+
     ref_policy: str = field(
         default="previous",
         metadata={"help": f"reference model, one of {REF_POLICIES}: previous = model_name_or_path, "
@@ -89,7 +92,6 @@ class DPOScriptArgs(ModelDataArgs):
         if self.ref_policy == "initial":
             if not self.initial_model_name_or_path:
                 raise ConfigError("ref_policy initial needs initial_model_name_or_path")
-            check_model_path(self.initial_model_name_or_path, "initial_model_name_or_path")
 
 
 @dataclass

@@ -3,9 +3,10 @@
 The trained model appears at ``output_dir`` only when it is complete: training runs in
 ``<output_dir>.partial`` and that directory is renamed onto ``output_dir`` after the last file is written,
 so a directory that exists at ``output_dir`` is a finished model (safetensors, tokenizer, generation
-config, ``train_log.json``) that ``generation/sample.py`` and ``eval_math`` load directly. A killed run
-leaves only ``.partial``; the next run starts it afresh, or resumes from its last ``checkpoint-*`` when
-the config saves checkpoints (``save_strategy: steps``).
+config, ``train_log.json``) that ``generation/sample.py`` and ``eval_math`` load directly. A run that
+fails removes ``.partial`` unless it holds a ``checkpoint-*`` (the config saves them with
+``save_strategy: steps``) to resume from; a killed run leaves it, and the next run starts it afresh or
+resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from common.config import ConfigError
+from common.paths import INPUT, MODEL, OUTPUT_DIR
 from common.records import RecordError, Schema, check_record, iter_jsonl, write_json
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 @dataclass
 class ModelDataArgs:
     """The arguments both trainers take besides TRL's own config."""
+
+    PATHS: ClassVar[dict[str, str]] = {"model_name_or_path": MODEL, "train_file": INPUT}
 
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "the model to train (a local directory or a Hub id); also the tokenizer"}
@@ -50,11 +55,8 @@ class ModelDataArgs:
     def __post_init__(self):
         if not self.model_name_or_path:
             raise ConfigError("model_name_or_path is required")
-        check_model_path(self.model_name_or_path, "model_name_or_path")
         if not self.train_file:
             raise ConfigError("train_file is required (a JSONL file of training records)")
-        if not Path(self.train_file).is_file():
-            raise ConfigError(f"train_file not found: {self.train_file}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
 
@@ -62,6 +64,8 @@ class ModelDataArgs:
 @dataclass
 class GlobalBatchArgs:
     """The batch over all processes, a field of both trainers' configs (DPOTrainConfig, SFTTrainConfig)."""
+
+    PATHS: ClassVar[dict[str, str]] = {"output_dir": OUTPUT_DIR}  # TRL's field: where the model is written
 
     global_batch_size: int | None = field(
         default=None,
@@ -111,13 +115,6 @@ def derive_gradient_accumulation(config) -> None:
                 per_device, processes, steps)
 
 
-def check_model_path(path: str, name: str) -> None:
-    """A path that is meant to be local must exist; a Hub id ("org/name") is left to from_pretrained."""
-    looks_local = os.path.isabs(path) or path.startswith(".") or path.count("/") != 1
-    if looks_local and not Path(path).is_dir():
-        raise ConfigError(f"{name}: model directory not found: {path}")
-
-
 def has_accelerator() -> bool:
     import torch
 
@@ -150,7 +147,7 @@ def check_training_config(config) -> None:
     if config.output_dir is None:
         raise ConfigError("output_dir is required: where the trained model is written")
     final = Path(config.output_dir)
-    if final.exists() and any(final.iterdir()):
+    if final.is_dir() and any(final.iterdir()):  # a file there is the CLI's check (common/paths.py)
         raise ConfigError(f"output_dir {final} already holds a model; delete it or choose another to train again")
     report_to = [config.report_to] if isinstance(config.report_to, str) else config.report_to or []
     wandb = "wandb" in report_to or "all" in report_to
@@ -332,5 +329,22 @@ def run_training(build_trainer, args, config) -> dict:
     final_dir = config.output_dir
     with config.main_process_first(local=False, desc="output directory"):
         checkpoint = start_partial_dir(config)
-    trainer, facts = build_trainer(args, config)
-    return train_and_save(trainer, final_dir, checkpoint, facts)
+    try:
+        trainer, facts = build_trainer(args, config)
+        return train_and_save(trainer, final_dir, checkpoint, facts)
+    except BaseException:
+        discard_partial_dir(config)
+        raise
+
+
+def discard_partial_dir(config) -> None:
+    """After a failure, remove ``<output_dir>.partial`` unless it holds a checkpoint to resume from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    staging = Path(config.output_dir)
+    if config.process_index != 0 or not staging.is_dir():
+        return
+    if get_last_checkpoint(str(staging)) is not None:
+        logger.info("keeping %s: the next run resumes from its last checkpoint", staging)
+        return
+    shutil.rmtree(staging, ignore_errors=True)

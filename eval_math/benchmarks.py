@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import ConfigError
+from common.paths import check_input
 from common.records import RecordError, iter_jsonl
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ def load_benchmark(name: str, data_dir: str | None = None, split: str = "test") 
         if not path.is_file():
             hint = "" if data_dir or spec.hub_id is None else f" (or --data_dir {HUB} for {spec.hub_id})"
             raise FileNotFoundError(f"{path}: no such file (expected <data_dir>/<name>/<split>.jsonl){hint}")
+        check_input(str(path), name)  # an empty file: the same one line as every stage's empty input
         source, rows = str(path), iter_jsonl(path)
     else:
         source, rows = f"{spec.hub_id}[{spec.hub_split}]", _hub_rows(spec)

@@ -29,14 +29,22 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import mean
+from typing import ClassVar
 
 from annotate.grader import PROFILES, grade_many, is_correct
 from common.config import ConfigError, run_cli
+from common.paths import INPUT, MODEL, OUTPUT_DIR
 from common.prompts import PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import RecordError, atomic_open, iter_records, write_json, write_jsonl
 from eval_math.benchmarks import HUB, RECIPE_BENCHMARKS, answer_field, benchmark, load_benchmark, select
 from eval_math.metrics import problem_accuracies, summarize
-from generation.engines import SamplingSpec, check_engine, end_of_turn_token, make_engine
+from generation.engines import (
+    SamplingSpec,
+    check_engine,
+    check_engine_installed,
+    end_of_turn_token,
+    make_engine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +58,10 @@ COMPAT_PROFILE = "qwen"
 
 @dataclass
 class EvalArgs:
+    PATHS: ClassVar[dict[str, str]] = {
+        "model_name_or_path": MODEL, "output_dir": OUTPUT_DIR, "score_only": INPUT,
+    }
+
     output_dir: str = field(default="", metadata={"help": "where <name>/ folders and summary.{json,md} go"})
     model_name_or_path: str = field(default="", metadata={"help": "model to evaluate (local dir or Hub id)"})
     data_names: str = field(
@@ -288,6 +300,7 @@ def read_predictions(path: str, name: str) -> list[dict]:
 
 def evaluate_benchmarks(args: EvalArgs) -> dict[str, dict]:
     """Metrics of every benchmark in ``args.names``, generating and grading the ones not done yet."""
+    check_engine_installed(args.engine)
     results, engine = {}, None
     for name in args.names:
         _, metrics_path = output_paths(args, name)

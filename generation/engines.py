@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import inspect
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -298,6 +299,15 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def check_engine_installed(name: str) -> None:
+    """Raise ConfigError, before any work, when ``name`` is vllm and this environment has no vLLM."""
+    if name == "vllm" and not vllm_available():
+        raise ConfigError(
+            f"--engine vllm: vLLM is not installed in {sys.prefix}; use --engine hf (transformers, any device), "
+            "or run with .venv-vllm/bin/python (bash setup.sh builds it on a machine with an NVIDIA GPU)"
+        )
+
+
 def make_engine(name: str, model_name_or_path: str, **options) -> Engine:
     """``hf``, ``vllm``, or ``auto`` (vLLM when it is installed and a GPU is present, else hf).
 
@@ -308,6 +318,7 @@ def make_engine(name: str, model_name_or_path: str, **options) -> Engine:
     import torch
 
     check_engine(name)
+    check_engine_installed(name)
     if name == "auto":
         name = "vllm" if vllm_available() and torch.cuda.is_available() else "hf"
     known = {cls: set(inspect.signature(cls.__init__).parameters) - {"self", "model_name_or_path"}

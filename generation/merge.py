@@ -16,8 +16,10 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from common.config import ConfigError, run_cli
+from common.paths import DATA, OUTPUT_FILE
 from common.prompt_sets import load_rows, row_idx
 from common.records import DROPPED, SAMPLES, read_records, write_jsonl
 from generation.sample import shard_path, shard_positions
@@ -29,6 +31,8 @@ SHOWN = 10  # at most this many missing or repeated idx are named in an error
 
 @dataclass
 class MergeArgs:
+    PATHS: ClassVar[dict[str, str]] = {"output_file": OUTPUT_FILE, "dataset_name_or_path": DATA}
+
     shard_dir: str = field(metadata={"help": "folder holding shard_<i>_of_<w>.jsonl"})
     my_world_size: int = field(metadata={"help": "number of shards w the prompts were split into"})
     output_file: str = field(metadata={"help": "merged SAMPLES JSONL to write"})

@@ -25,8 +25,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from common.config import ConfigError, run_cli
+from common.paths import DATA, MODEL, OUTPUT_DIR
 from common.prompt_sets import load_prompts
 from common.prompts import INSTRUCTION, PROMPT_TYPES, check_prompt_type, render_prompt
 from common.records import (
@@ -41,6 +43,7 @@ from generation.engines import (
     Engine,
     SamplingSpec,
     check_engine,
+    check_engine_installed,
     encode_prompts,
     end_of_turn_token,
     make_engine,
@@ -53,6 +56,10 @@ SHOWN = 10  # at most this many dropped idx are named in a log line
 
 @dataclass
 class SampleArgs:
+    PATHS: ClassVar[dict[str, str]] = {
+        "model_name_or_path": MODEL, "dataset_name_or_path": DATA, "output_dir": OUTPUT_DIR,
+    }
+
     model_name_or_path: str = field(metadata={"help": "model to sample from (local folder or Hub name)"})
     dataset_name_or_path: str = field(
         metadata={"help": "prompts: a .jsonl/.parquet file, or a dataset name or folder for datasets.load_dataset"}
@@ -208,6 +215,7 @@ def sample_records(engine: Engine, prompts: list[dict], sampling: SamplingSpec, 
 
 
 def main(args: SampleArgs) -> None:
+    check_engine_installed(args.engine)
     path = shard_path(args.output_dir, args.local_index, args.my_world_size)
     prompts = load_prompts(args.dataset_name_or_path, args.split, args.dataset_key, args.answer_key)
     mine = [prompts[i] for i in shard_positions(len(prompts), args.local_index, args.my_world_size)]

@@ -2,7 +2,7 @@
 
     python -m pipeline resolve --config configs/demo.yaml iterations=2   # validate, write config.yaml, print shell
     python -m pipeline keys                                              # every config key, with its help
-    python -m pipeline check runs/demo                 # inputs exist, trainer configs parse (after the demo build)
+    python -m pipeline check runs/demo                 # inputs exist and are not empty (after the demo build)
     python -m pipeline begin runs/demo --argv "..." --gen_python .venv/bin/python
     python -m pipeline has_stats runs/demo/iter_1/stats.json label       # exit 0 if the section is there
     python -m pipeline time runs/demo 1 label 12.3                       # record a stage's wall time
@@ -28,9 +28,28 @@ logger = logging.getLogger("pipeline")
 
 
 def resolve(args: argparse.Namespace) -> None:
-    from pipeline.config import expand, load_config, shell_assignments, write_or_check
+    from pipeline.config import (
+        expand,
+        load_config,
+        missing_inputs,
+        shell_assignments,
+        trainer_problems,
+        write_or_check,
+    )
 
     config = expand(load_config(args.config, args.overrides))
+    # Everything that can be checked now is, before the run folder is made: a config that fails leaves none.
+    # A demo build makes the inputs it names; `check` looks for them after it.
+    # A dry run only prints the commands (a 7B recipe's, on a laptop without the model): it says what a run
+    # would stop at, and goes on.
+    input_problems = [] if config.build_demo else missing_inputs(config)
+    if input_problems and args.dry_run:
+        print("dry run: a run would stop here, missing input(s): " + "; ".join(input_problems), file=sys.stderr)
+    elif input_problems:
+        raise ConfigError("missing input(s): " + "; ".join(input_problems))
+    trainer_config_problems = trainer_problems(config)
+    if trainer_config_problems:
+        raise ConfigError("bad trainer config: " + "; ".join(trainer_config_problems))
     resumed = write_or_check(config, Path(config.run_dir) / "config.yaml", write=not args.dry_run)
     sys.stdout.write(shell_assignments(config, resumed))
 
@@ -69,16 +88,13 @@ def keys(_: argparse.Namespace) -> None:
 def check(args: argparse.Namespace) -> None:
     import yaml
 
-    from pipeline.config import RunConfig, missing_inputs, trainer_problems
+    from pipeline.config import RunConfig, missing_inputs
 
     with open(Path(args.run_dir) / "config.yaml", encoding="utf-8") as f:
         config = RunConfig(**yaml.safe_load(f))
     problems = missing_inputs(config)
     if problems:
         raise ConfigError("missing input(s): " + "; ".join(problems))
-    problems = trainer_problems(config)
-    if problems:
-        raise ConfigError("bad trainer config: " + "; ".join(problems))
 
 
 def begin(args: argparse.Namespace) -> None:

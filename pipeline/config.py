@@ -30,13 +30,12 @@ built) and, in ``prompts`` only, ``{i}`` (the iteration, from 1).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import importlib
-import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -47,9 +46,9 @@ from typing import Any
 
 import yaml
 
-from common.config import ConfigError, parse_config
+from common.config import ConfigError, parse_config, yaml_key_lines
+from common.paths import check_data, check_model, looks_like_hub_id
 from common.prompts import check_prompt_type
-from dpo_iteration.training import check_model_path
 from eval_math.benchmarks import BUNDLED_DATA_DIR, HUB
 from pipeline.slurm import grader_workers, resolve_nodes
 
@@ -305,10 +304,10 @@ def driver_flags(config: RunConfig, stage: str) -> dict[str, Any]:
         "merge": {"shard_dir": os.path.join(it, "shards"), "my_world_size": 1,
                   "output_file": os.path.join(it, "samples.jsonl"), "dataset_name_or_path": config.prompt_file(1)},
         "label": {"dataset_name_or_path": os.path.join(it, "samples.jsonl"),
-                  "output_dir": os.path.join(it, "labeled.jsonl"), "audit_file": os.path.join(it, "audit.json"),
+                  "output_file": os.path.join(it, "labeled.jsonl"), "audit_file": os.path.join(it, "audit.json"),
                   "stats_file": None},
         "pairs": {"dataset_name_or_path": os.path.join(it, "labeled.jsonl"),
-                  "output_dir": os.path.join(it, "raft.jsonl" if config.algorithm == "raft" else "pairs.jsonl"),
+                  "output_file": os.path.join(it, "raft.jsonl" if config.algorithm == "raft" else "pairs.jsonl"),
                   "seed": config.seed, "stats_file": None},
         "train": {"model_name_or_path": config.model_name_or_path, "train_file": os.path.join(it, "pairs.jsonl"),
                   "output_dir": os.path.join(it, "model"), "seed": config.seed},
@@ -430,14 +429,6 @@ def _unknown_key(key: str, where: str, value: Any = None) -> ConfigError:
     return ConfigError(f"{where}: unknown key {key!r}{hint} (`bash run_iter_dpo.sh --keys` lists them)")
 
 
-def key_lines(text: str) -> dict[str, int]:
-    """The line (from 1) of each top-level key of a YAML mapping."""
-    node = yaml.compose(text)
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {key.value: key.start_mark.line + 1 for key, _ in node.value}
-
-
 def parse_override(text: str, types: dict[str, Any]) -> tuple[list[str], Any]:
     """``key=value`` -> (key path, value). Strings stay as written; other values are read as YAML."""
     if "=" not in text:
@@ -461,39 +452,51 @@ def parse_override(text: str, types: dict[str, Any]) -> tuple[list[str], Any]:
 
 
 def load_config(config_file: str | None, overrides: list[str] = ()) -> RunConfig:
-    """The recipe in ``config_file`` with ``overrides`` (``key=value``, ``section.key=value``) applied."""
+    """The recipe in ``config_file`` with ``overrides`` (``key=value``, ``section.key=value``) applied.
+
+    A bad value from the file is named by its line there (``configs/x.yaml:12: sample.K must be ...``).
+    """
     values: dict[str, Any] = {}
     types = _field_types()
+    lines: dict[str, int] = {}
     if config_file:
         if not Path(config_file).is_file():
             raise ConfigError(f"config file not found: {config_file}")
-        text = Path(config_file).read_text(encoding="utf-8")
-        try:
-            values = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{config_file}: not valid YAML ({e})") from None
+        lines = yaml_key_lines(config_file)
+        with open(config_file, encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{config_file}: expected a mapping of keys to values")
         unknown = [key for key in values if key not in types]
         if unknown:  # every one at once, each on its own line, at its line of the file
-            lines = key_lines(text)
-            raise ConfigError("\n".join(str(_unknown_key(key, f"{config_file}:{lines[key]}", values[key]))
+            raise ConfigError("\n".join(str(_unknown_key(key, f"{config_file}:{lines[str(key)]}", values[key]))
                                         for key in unknown))
+    overridden = set()
     for text in overrides:
         path, value = parse_override(text, types)
+        overridden.add(".".join(path))
         if len(path) == 2:
             section = dict(values.get(path[0]) or {})
             section[path[1]] = value
             values[path[0]] = section
         else:
             values[path[0]] = value
-    for key, value in values.items():
-        checked(key, value, types[key])
-    # Through the project's parser (TrlParser: YAML defaults, unknown keys rejected) from one merged file.
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="run_config_", encoding="utf-8") as tmp:
-        yaml.safe_dump(values, tmp, sort_keys=False)
-        tmp.flush()
-        (config,) = parse_config([RunConfig], ["--config", tmp.name])
+    try:
+        for key, value in values.items():
+            checked(key, value, types[key])
+        # Through the project's parser (TrlParser: YAML defaults, unknown keys rejected) from one merged file.
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="run_config_", encoding="utf-8") as tmp:
+            yaml.safe_dump(values, tmp, sort_keys=False)
+            tmp.flush()
+            (config,) = parse_config([RunConfig], ["--config", tmp.name])
+    except ConfigError as e:
+        # Messages start with the key they are about: "sample.K must be ...", "label: unknown key ...".
+        key = re.match(r"[A-Za-z_]\w*(\.\w+)?", str(e))
+        key = key and key.group(0)
+        line = key and key not in overridden and (lines.get(key) or lines.get(key.split(".")[0]))
+        if line:
+            raise ConfigError(f"{config_file}:{line}: {e}") from None
+        raise
     return config
 
 
@@ -619,31 +622,36 @@ def shell_assignments(config: RunConfig, resumed: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def is_hub_id(path: str) -> bool:
-    """"org/name" that is not a local path: left to datasets/transformers to fetch."""
-    return not os.path.isabs(path) and not path.startswith(".") and path.count("/") == 1 and not Path(path).exists()
-
-
 def missing_inputs(config: RunConfig) -> list[str]:
-    """Inputs that must exist before the first model loads (checked after the demo assets are built)."""
+    """Inputs that must exist, and data files that must not be empty, before the first model loads
+    (checked after the demo assets are built): a run stops at the first empty input, not after stages
+    have run on nothing."""
     problems = []
     files = {"train.config": config.train["config"]}
-    files.update({f"prompts (iteration {i})": config.prompt_file(i) for i in range(1, config.iterations + 1)
-                  if not is_hub_id(config.prompt_file(i))})
+    data = {f"prompts (iteration {i})": config.prompt_file(i) for i in range(1, config.iterations + 1)
+            if not looks_like_hub_id(config.prompt_file(i))}
     if config.warmup.get("config"):
-        files.update({"warmup.config": config.warmup["config"], "warmup.train_file": config.warmup["train_file"]})
+        files["warmup.config"] = config.warmup["config"]
+        data["warmup.train_file"] = config.warmup["train_file"]
     if (config.num_gpus > 0 or config.launcher == "slurm") and config.accelerate_config:
         files["accelerate_config"] = config.accelerate_config
     for what, path in files.items():
         if not Path(path).is_file():
             problems.append(f"{what}: {path} not found")
+    for what, path in data.items():
+        try:
+            if not Path(path).exists():
+                raise ConfigError(f"{what}: {path} not found")
+            check_data(path, what)
+        except ConfigError as e:
+            problems.append(str(e))
     data_dir = config.value("eval", "data_dir")
     if config.evaluate and data_dir != HUB:
         for name in config.value("eval", "data_names").split(","):
             if not (Path(data_dir or BUNDLED_DATA_DIR) / name.strip()).is_dir():
                 problems.append(f"eval.data_names: {Path(data_dir or BUNDLED_DATA_DIR) / name.strip()} not found")
     try:
-        check_model_path(config.model_name_or_path, "model_name_or_path")
+        check_model(config.model_name_or_path, "model_name_or_path")
     except ConfigError as e:
         problems.append(str(e))
     return problems
@@ -662,21 +670,21 @@ def trainer_problems(config: RunConfig) -> list[str]:
     """Parse each trainer section through the trainer's own dataclasses, loading no model.
 
     A bad key or value in a trainer config would otherwise surface only when the trainer starts, after
-    the iteration's sampling and grading (hours, at the recipe's scale). ``train_file`` must exist at
-    parse time; the trainer config itself stands in for the data that later stages will write.
+    the iteration's sampling and grading (hours, at the recipe's scale). Paths are not checked here (the
+    trainer's CLI checks them, common/paths.py): the model and the data may not exist yet.
     """
+    import torch
+
+    gpu_visible = torch.cuda.is_available()
     problems = []
     with tempfile.TemporaryDirectory(prefix="trainer_check_") as scratch:
         for section, stage, values in trainer_jobs(config):
             argv = [*flags(values), "--model_name_or_path", config.model_name_or_path,
                     "--train_file", values.get("train_file", values["config"]), "--output_dir", scratch]
-            usage = io.StringIO()
+            if not gpu_visible:  # a GPU recipe checked on a machine without one (a dry run): bf16 would fail
+                argv += ["--use_cpu", "true"]
             try:
-                with contextlib.redirect_stderr(usage):  # argparse prints its usage and exits on a bad flag
-                    parse_config(stage.dataclasses(), argv)
-            except ValueError as e:  # ConfigError, __post_init__ checks, unknown keys
+                parse_config(stage.dataclasses(), argv)
+            except ValueError as e:  # ConfigError: unknown keys, bad values, __post_init__ checks
                 problems.append(f"{section} ({stage.script} {shlex.join(flags(values))}): {e}")
-            except SystemExit:
-                error = usage.getvalue().strip().splitlines()[-1:] or ["invalid arguments"]
-                problems.append(f"{section} ({stage.script} {shlex.join(flags(values))}): {error[0]}")
     return problems

@@ -211,10 +211,10 @@ def test_the_originals_samples_label_and_pair(tmp_path):
     write_jsonl(samples, [{"prompt": EXPECTED["online-dpo-r1"], "responses": ["so \\boxed{2}", "\\boxed{3}", "two"],
                            "gt": "2"},
                           {"prompt": "p", "responses": ["\\boxed{5}", "\\boxed{5}"], "gt": "5"}])
-    stats = label_main(LabelArgs(dataset_name_or_path=str(samples), output_dir=str(tmp_path / "labeled.jsonl")))
+    stats = label_main(LabelArgs(dataset_name_or_path=str(samples), output_file=str(tmp_path / "labeled.jsonl")))
     assert (stats["prompts"], stats["responses"], stats["truncated"], stats["mean_num_tokens"]) == (2, 5, 0, None)
     labeled = read_records(tmp_path / "labeled.jsonl")
     assert [r["idx"] for r in labeled] == [0, 1] and labeled[0]["rewards"] == [1.0, -0.5, -1.0]
-    pairs_main(PairsArgs(dataset_name_or_path=str(tmp_path / "labeled.jsonl"), output_dir=str(tmp_path / "p.jsonl")))
+    pairs_main(PairsArgs(dataset_name_or_path=str(tmp_path / "labeled.jsonl"), output_file=str(tmp_path / "p.jsonl")))
     (pair,) = read_records(tmp_path / "p.jsonl", PAIRS)
     assert (pair["prompt"], pair["chosen"], pair["rejected"]) == (EXPECTED["online-dpo-r1"], "so \\boxed{2}", "two")

@@ -410,5 +410,5 @@ def test_prompt_over_the_context_is_dropped_recorded_and_merged(tmp_path, tiny_m
         "prompt_too_long", [], lengths[3], limit)
     assert all(len(r["responses"]) == 2 for i, r in enumerate(merged) if i != 3)
     assert f"1 prompts were not sampled (prompt_too_long): idx {rows[3]['idx']!r}" in caplog.text
-    stats = label_main(LabelArgs(dataset_name_or_path=str(out), output_dir=str(tmp_path / "labeled.jsonl")))
+    stats = label_main(LabelArgs(dataset_name_or_path=str(out), output_file=str(tmp_path / "labeled.jsonl")))
     assert stats["prompts"] == 6 and stats["no_responses"] == 1 and stats["responses"] == 10

@@ -26,7 +26,7 @@ def sample(idx, responses, gt="5", finish_reasons=None):
 
 def label(tmp_path, records, **overrides):
     write_jsonl(tmp_path / "samples.jsonl", records)
-    args = LabelArgs(dataset_name_or_path=str(tmp_path / "samples.jsonl"), output_dir=str(tmp_path / "labeled.jsonl"),
+    args = LabelArgs(dataset_name_or_path=str(tmp_path / "samples.jsonl"), output_file=str(tmp_path / "labeled.jsonl"),
                      **overrides)
     summary = main(args)
     return read_records(tmp_path / "labeled.jsonl", LABELED), summary
@@ -128,12 +128,12 @@ def test_reward_values_come_from_config(tmp_path):
 ])
 def test_bad_config(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
-        LabelArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", **overrides)
+        LabelArgs(dataset_name_or_path="in.jsonl", output_file="out.jsonl", **overrides)
 
 
 def test_output_may_not_overwrite_input():
     with pytest.raises(ConfigError, match="differ"):
-        LabelArgs(dataset_name_or_path="a/s.jsonl", output_dir="a/../a/s.jsonl")
+        LabelArgs(dataset_name_or_path="a/s.jsonl", output_file="a/../a/s.jsonl")
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])
@@ -240,7 +240,7 @@ def test_scorer_profile_qwen_labels_as_the_originals_numeric_rules(tmp_path):
     assert [r["rewards"] for r in compat] == [[1.0, -0.5], [1.0, -0.5, 1.0], [-0.5]]
     assert (ours_stats["scorer_profile"], compat_stats["scorer_profile"]) == ("default", "qwen")
     with pytest.raises(ConfigError, match="scorer_profile must be one of default, qwen"):
-        LabelArgs(dataset_name_or_path="s.jsonl", output_dir="l.jsonl", scorer_profile="qwen2")
+        LabelArgs(dataset_name_or_path="s.jsonl", output_file="l.jsonl", scorer_profile="qwen2")
 
 
 # Errors allowed per source of ../shared/grader_dev, as a share of its cases: today's figure plus a small

@@ -2,6 +2,7 @@
 empty responses, options, stats, the original's files, bad input."""
 
 import json
+import logging
 import random
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def labeled(idx, flags, texts=None, tokens=None, finish=None):
 
 def run(tmp_path, records, choose_type="max_min", **options):
     write_jsonl(tmp_path / "labeled.jsonl", records)
-    args = PairsArgs(dataset_name_or_path=str(tmp_path / "labeled.jsonl"), output_dir=str(tmp_path / "out.jsonl"),
+    args = PairsArgs(dataset_name_or_path=str(tmp_path / "labeled.jsonl"), output_file=str(tmp_path / "out.jsonl"),
                      choose_type=choose_type, **options)
     summary = main(args)
     return read_records(tmp_path / "out.jsonl", RAFT if choose_type == "raft" else PAIRS), summary
@@ -267,8 +268,8 @@ def test_max_min_len_penalty_large_penalty_is_allowed_to_overturn(tmp_path):
 
 
 def test_length_defaults_follow_the_strategy():
-    original = PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type="max_min_p")
-    variant = PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type="max_min_len_penalty")
+    original = PairsArgs(dataset_name_or_path="in.jsonl", output_file="out.jsonl", choose_type="max_min_p")
+    variant = PairsArgs(dataset_name_or_path="in.jsonl", output_file="out.jsonl", choose_type="max_min_len_penalty")
     assert (original.length_penalty, original.length_unit) == (0.0, "chars")
     assert (variant.length_penalty, variant.length_unit) == (1e-4, "tokens")
 
@@ -279,16 +280,16 @@ def test_original_labeled_records_without_optional_keys(tmp_path):
             {"prompt": "p1", "responses": ["d", "e"], "gt": "2", "rewards": [1.0, 1.0]}]
     path = tmp_path / "labeled.json"
     path.write_text(json.dumps(rows, indent=4))
-    args = PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "pairs.jsonl"))
+    args = PairsArgs(dataset_name_or_path=str(path), output_file=str(tmp_path / "pairs.jsonl"))
     summary = main(args)
     assert read_records(tmp_path / "pairs.jsonl", PAIRS) == [
         {"idx": 0, "prompt": "p0", "chosen": "b", "rejected": "a", "chosen_reward": 1.0, "rejected_reward": -1.0,
          "margin": 2.0}]
     assert summary["chosen_tokens_mean"] is None and summary["chosen_chars_mean"] == 1.0
     with pytest.raises(RecordError, match=r"labeled.json:1: choose_type raft needs the key 'correct'"):
-        main(PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "raft.jsonl"), choose_type="raft"))
+        main(PairsArgs(dataset_name_or_path=str(path), output_file=str(tmp_path / "raft.jsonl"), choose_type="raft"))
     with pytest.raises(RecordError, match="needs num_tokens"):
-        main(PairsArgs(dataset_name_or_path=str(path), output_dir=str(tmp_path / "p.jsonl"),
+        main(PairsArgs(dataset_name_or_path=str(path), output_file=str(tmp_path / "p.jsonl"),
                        choose_type="max_min_len_penalty"))
 
 
@@ -353,7 +354,7 @@ def test_stats_lengths_and_sections(tmp_path):
 @pytest.mark.parametrize("name, hint", [("max_mn", "did you mean 'max_min'"), ("best", "max_min, max_random")])
 def test_unknown_choose_type_lists_the_valid_ones(name, hint):
     with pytest.raises(ConfigError, match=hint):
-        PairsArgs(dataset_name_or_path="in.jsonl", output_dir="out.jsonl", choose_type=name)
+        PairsArgs(dataset_name_or_path="in.jsonl", output_file="out.jsonl", choose_type=name)
 
 
 @pytest.mark.parametrize(
@@ -393,3 +394,13 @@ def test_label_then_pairs_from_the_command_line(tmp_path):
     assert [(p["chosen"], p["rejected"]) for p in pairs] == [(r"\boxed{5}", r"\boxed{4}")] * 3
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["label"]["pass@1"] == pytest.approx(1 / 3) and stats["pairs"]["records"] == 3
+
+
+def test_no_records_at_all_warns_with_the_reasons_in_the_same_line(tmp_path, caplog):
+    """The warning used to say "see no_record above", with nothing above it in the log."""
+    with caplog.at_level(logging.WARNING, logger="annotate.pairs"):
+        out, summary = run(tmp_path, [labeled(0, "cc"), labeled(1, "c")])
+    assert out == []
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "from 2 prompts" in warning and "tie 1" in warning and "fewer_than_2 1" in warning
+    assert "above" not in warning

@@ -148,7 +148,7 @@ def test_shared_keys_reach_every_stage_that_takes_them(tmp_path):
 def test_missing_inputs_are_listed(tmp_path):
     config = expand(load_config(str(REPO / "configs/demo.yaml"), [f"runs_dir={tmp_path}", "train.config=nope.yaml"]))
     problems = "\n".join(missing_inputs(config))
-    for expected in ("train.config: nope.yaml", "iter_1.jsonl", "iter_3.jsonl", "model directory not found"):
+    for expected in ("train.config: nope.yaml", "iter_1.jsonl", "iter_3.jsonl", "model folder not found"):
         assert expected in problems
 
 
@@ -260,16 +260,19 @@ def test_a_config_that_failed_its_input_check_can_be_corrected(tmp_path):
     base = ["--config", MICRO, f"runs_dir={tmp_path}", "build_demo=false"]
     out = driver(*base, "train.config=nope.yaml")
     assert out.returncode == 2 and "train.config: nope.yaml not found" in out.stderr
+    assert not (tmp_path / "micro").exists()  # checked before the run folder is made
     out = driver(*base, "train.config=configs/dpo/demo.yaml")
     assert out.returncode == 2 and "different config" not in out.stderr
-    assert "train.config: " not in out.stderr and "model directory not found" in out.stderr
+    assert "train.config: " not in out.stderr and "model folder not found" in out.stderr
 
 
 def test_driver_records_its_command_line_in_the_manifest(tmp_path):
-    recipe = {**yaml.safe_load((REPO / MICRO).read_text()), "runs_dir": str(tmp_path), "build_demo": False}
+    # The demo is built, then the input check (after begin) stops the run: no prompts where they are said to be.
+    recipe = {**yaml.safe_load((REPO / MICRO).read_text()), "runs_dir": str(tmp_path),
+              "prompts": [str(tmp_path / "absent_{i}.jsonl")]}
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     out = driver(f"--config={tmp_path / 'recipe.yaml'}")  # one word starting with '--': argparse's trap
-    assert out.returncode == 2 and "missing input" in out.stderr  # stopped at the input check, after begin
+    assert out.returncode == 2 and "missing input" in out.stderr
     assert read_manifest(tmp_path / "micro")["sessions"][-1]["argv"] == f"--config={tmp_path / 'recipe.yaml'}"
 
 
