@@ -487,6 +487,55 @@ EQUIVALENCES = [
     # an unordered list for all solutions, an ordered tuple
     ("(1, 2)", "The answer is $(2, 1)$.", False),
     ("1, 2", "The answer is $2, 1$.", True),
+    # a box per part holding one tuple each, the text between them aside
+    ("(2, 4), (0, 1)", "$$\\boxed{(2, 4)} \\text{ in case (i), and } \\boxed{(0, 1)}$$", True),
+    ("(2, 4), (0, 2)", "$$\\boxed{(2, 4)} \\text{ in case (i), and } \\boxed{(0, 1)}$$", False),
+    ("(2, 4), (0, 1)", "Checking, $\\boxed{(0, 1)}$.", False),
+    # a tuple of names given its values, then more values
+    ("(2, 7), (7, 2)", boxed(r"(a, b) = (2, 7) \text{ or } (7, 2)"), True),
+    ("(2, 7), (7, 3)", boxed(r"(a, b) = (2, 7) \text{ or } (7, 2)"), False),
+    # a gt naming its values with names of several letters
+    ("PQ=6,RS=9", boxed("6, 9"), True),
+    ("PQ=6,RS=9", boxed("6, 8"), False),
+    # semicolons separating tuple items, list items, or groups of named values
+    ("(1;-3;5),(2;0;0)", boxed("(2, 0, 0), (1, -3, 5)"), True),
+    ("(1;-3;5),(2;0;0)", boxed("(2, 0, 0), (1, 3, 5)"), False),
+    ("4;-1;9", boxed(r"\{-1, 4, 9\}"), True),
+    ("4;-1;9", boxed(r"\{-1, 4, 8\}"), False),
+    ("a=3,b=1;a=1,b=3", boxed("(3,1),(1,3)"), True),
+    ("a=3,b=1;a=1,b=3", boxed("(1,1),(1,3)"), False),
+    # an equation chain on both sides: the value each states last
+    ("y = 9", boxed("y = 4 + 5 = 9"), True),
+    ("y = 9", boxed("y = 4 + 5 = 8"), False),
+    ("t = 3 \\cdot 2 = 6", boxed("t = 2 + 4 = 6"), True),
+    ("y = 2/5", boxed(r"y = 4 / 10 = 2/5 \approx 0.4"), True),
+    ("x=3, y=4", boxed("x=4, y=3"), False),
+    # a range of a function's values
+    ("-1<g(t)<2", boxed("(-1,2)"), True),
+    ("-1<g(t)<2", boxed("[-1,2)"), False),
+    # a gt whose spacing command runs into the next name (its spaces stripped)
+    (r"a_{1}=\frac{1}{2},\quada_{2}=3", boxed(r"3, \frac12"), True),
+    (r"a_{1}=\frac{1}{2},\quada_{2}=3", boxed(r"3, \frac13"), False),
+]
+
+# Numbers as other conventions write them: a decimal comma (never where it could separate thousands), digit
+# groups separated by `,\!` (Indian grouping too), a mixed number written with a space.
+NUMBER_FORMS = [
+    ("2.75", boxed("2,75"), True),
+    ("2,75", boxed("2.75"), True),
+    ("0,125", boxed("0.125"), True),
+    ("2.75", boxed("2,76"), False),
+    ("275", boxed("2,75"), False),
+    ("2.750", boxed("2,750"), False),
+    ("2750", boxed("2,750"), True),
+    ("0,125", boxed("125"), False),
+    (r"12,\!34,\!567", boxed("1234567"), True),
+    ("1234567", boxed(r"12,\!34,\!567"), True),
+    (r"12,\!34,\!567", boxed("1234568"), False),
+    ("7 1/4", boxed("7.25"), True),
+    ("7.25", boxed("7 1/4"), True),
+    ("7.25", boxed("71/4"), False),
+    ("7 1/4", boxed("7.5"), False),
 ]
 
 # Settled without sympy too (the symbolic path costs a worker and milliseconds): braces around a whole answer
@@ -516,7 +565,7 @@ MORE_FAST_CASES = [
 ]
 
 
-@pytest.mark.parametrize("gt, response, expected", CASES + FORMS + CLOSINGS + EQUIVALENCES + MORE_FAST_CASES)
+@pytest.mark.parametrize("gt, response, expected", CASES + FORMS + CLOSINGS + EQUIVALENCES + NUMBER_FORMS + MORE_FAST_CASES)
 def test_table(gt, response, expected):
     g = grade(response, gt)
     assert g.correct is expected, g

@@ -62,10 +62,11 @@ class Grade:
 
 
 def _parts(response: str, answer: str, gt: str) -> str:
-    """A question in parts, answered in a box per part: a gt list of k answers against the last box alone is
-    compared with the last k boxes ("(a) \\boxed{5} ... (b) \\boxed{7}" against "5, 7")."""
+    """A question in parts, answered in a box per part: a gt list of k answers against the last box alone, which
+    holds one answer of the gt's kind, is compared with the last k boxes ("(a) \\boxed{5} ... (b) \\boxed{7}"
+    against "5, 7"; "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}" against "(3, 3), (1, 1)")."""
     kind, items = structure(clean(gt))
-    if kind != "list" or structure(clean(answer))[0] != "atom":
+    if kind != "list" or structure(clean(answer))[0] != structure(items[-1])[0]:
         return answer
     found = boxes(response)
     return ", ".join(found[-len(items) :]) if len(found) >= len(items) else answer
