@@ -65,12 +65,13 @@ _JUSTIFICATION_RE = re.compile(rf",?\s+{v.words_pattern(v.JUSTIFICATION_WORDS)}\
 # A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3".
 _ORDINAL_CONTEXT_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}\s*\(?$", re.I)
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
+_PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
 
 
 def closing_text(text: str) -> str | None:
     """The last paragraph that holds a digit or math, code removed; None when it asks a question."""
     tail = _CODE_RE.sub("\n\n", text[-_CLOSING_CHARS * 2 :])
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", tail) if p.strip()]
+    paragraphs = [p for p in _PARAGRAPH_BREAK_RE.split(tail) if p.strip()]
     for skipped, paragraph in enumerate(reversed(paragraphs)):
         if _CHECK_RE.match(paragraph) and skipped < 2:
             continue  # "Check: 2(4) + 3 = 11": a verification restates the problem's numbers, not the answer
@@ -210,6 +211,8 @@ def bold_answer(closing: str) -> str | None:
 
 def program_output(text: str) -> str | None:
     tail = text[-TAIL_CHARS:]
+    if "```output" not in tail:
+        return None
     blocks = list(_OUTPUT_RE.finditer(tail))
     if not blocks:
         return None

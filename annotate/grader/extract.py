@@ -77,7 +77,7 @@ from annotate.grader.closing import (
     program_output,
 )
 from annotate.grader.mathtext import JOIN_GAP_RE, mask_currency, math_segments, strip_delimiters
-from annotate.grader.statements import STATEMENT_RULES, before_continuation, statements
+from annotate.grader.statements import STATEMENT_RULES, before_continuation, latest_statement
 
 # The rules an Extraction can name, in order of precedence; "none" is recorded when no rule finds an answer.
 RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "no_value", "bold", "program_output", "last_math", "last_number")
@@ -106,7 +106,7 @@ class Reading:
         self.raw = before_continuation(response)
         self.rules = rules
         self.tail_start = max(0, len(self.raw) - TAIL_CHARS)
-        self._text = self._box = self._statements = self._dangling = self._closing = Reading._UNSET
+        self._text = self._box = self._statement = self._dangling = self._closing = Reading._UNSET
 
     @property
     def text(self) -> str:
@@ -129,22 +129,25 @@ class Reading:
         return self.box is not None and "boxed" in self.rules
 
     @property
-    def statements(self) -> list[tuple[int, str, str]]:
-        """(position, rule, answer) of the statements the finders may take, positions in the text."""
-        if self._statements is Reading._UNSET:
-            self._statements = [s for s in self._find_statements() if s[1] in self.rules]
-        return self._statements
+    def statement(self) -> tuple[str, str] | None:
+        """(rule, answer) of the statement written last that the finders may take (positions in the text)."""
+        if self._statement is Reading._UNSET:
+            self._statement = self._find_statement()
+        return self._statement
 
-    def _find_statements(self) -> list[tuple[int, str, str]]:
+    def _find_statement(self) -> tuple[str, str] | None:
+        rules = self.rules
         if self.boxes_first:
             start = max(self.box[1], self.tail_start)
             after = self.raw[start:]
             if "final" not in after.lower():
-                return []  # every statement that overrides a box says "final"
+                return None  # every statement that overrides a box says "final"
             after = mask_currency(after)
-            return [(start + at, rule, answer) for at, rule, answer in statements(after)
-                    if rule in _FINAL_RULES or rule == "answer_line" and "final" in after[at:][:40].lower()]
-        return [(self.tail_start + at, rule, answer) for at, rule, answer in statements(self.text[self.tail_start :])]
+            found = latest_statement(after, lambda at, rule: rule in rules and (
+                rule in _FINAL_RULES or rule == "answer_line" and "final" in after[at : at + 40].lower()))
+        else:
+            found = latest_statement(self.text[self.tail_start :], lambda at, rule: rule in rules)
+        return (found[1], found[2]) if found else None
 
     @property
     def dangling(self) -> bool:
@@ -160,15 +163,8 @@ class Reading:
         return self._closing
 
 
-def _latest_statement(r: Reading) -> tuple[str, str] | None:
-    if not r.statements:
-        return None
-    _, rule, answer = max(r.statements, key=lambda s: s[0])
-    return rule, answer
-
-
 def _find_final_after_box(r: Reading) -> tuple[str, str] | None:
-    return _latest_statement(r) if r.boxes_first else None
+    return r.statement if r.boxes_first else None
 
 
 def _find_boxed_unclosed(r: Reading) -> tuple[str, str] | None:
@@ -186,7 +182,7 @@ def _find_boxed(r: Reading) -> tuple[str, str] | None:
 
 
 def _find_statement(r: Reading) -> tuple[str, str] | None:
-    return _latest_statement(r)
+    return r.statement
 
 
 def _closing_finder(rule: str, find: Callable[[str], str | None]) -> Callable[[Reading], tuple[str, str] | None]:
@@ -224,16 +220,21 @@ FINDERS: tuple[tuple[str, tuple[str, ...], Finder], ...] = (
 )
 
 
-def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
-    """The final answer of a response and the rule that read it: the first of FINDERS (among `rules`) that
-    finds one."""
+@lru_cache(maxsize=64)
+def _finders(rules: tuple[str, ...]) -> tuple[Finder, ...]:
+    """The finders that may record one of `rules`, in FINDERS' order."""
     unknown = set(rules) - set(RULES)
     if unknown:
         raise ValueError(f"unknown extraction rule(s) {sorted(unknown)}; expected some of {', '.join(RULES)}")
+    return tuple(find for _, produces, find in FINDERS if any(rule in rules for rule in produces))
+
+
+def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
+    """The final answer of a response and the rule that read it: the first of FINDERS (among `rules`) that
+    finds one."""
+    finders = _finders(tuple(rules))
     reading = Reading(response, rules)
-    for _, produces, find in FINDERS:
-        if not any(rule in rules for rule in produces):
-            continue
+    for find in finders:
         found = find(reading)
         if found is not None:
             return Extraction(found[1], found[0], reading.box is not None)

@@ -3,12 +3,14 @@
 after it (math, the value the words open with, or the value a sentence states); and where a base model's
 continuation or a chat template's next turn begins.
 
-    python -c "from annotate.grader.statements import statements; print(statements('So the answer is 36 cubes.'))"
+    python -c "from annotate.grader.statements import latest_statement; print(latest_statement('So the answer is 36 cubes.'))"
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 
 from annotate.grader import vocabulary as v
 from annotate.grader.boxes import BOX_RE
@@ -155,38 +157,55 @@ def _phrases(text: str, keyword_starts: list[int]):
                 yield lead.start(), body.end(), rule
 
 
-def statements(text: str) -> list[tuple[int, str, str]]:
-    """(position, rule, answer) of the answer statements of text: of each kind, the last one."""
-    found: list[tuple[int, str, str]] = []
+def latest_statement(text: str, keep: Callable[[int, str], bool] = lambda at, rule: True) -> tuple[int, str, str] | None:
+    """(position, rule, answer) of the answer statement written last in text, among those `keep` accepts:
+    the places are found first, then their answers are read from the last place backwards until one states
+    an answer, so that statements written before it are never read (at one place, the kinds in the order
+    Minerva's closing, phrases, `####`, answer lines)."""
+    places = _places(text)
+    for at, rule, answer_of in sorted(places, key=lambda place: -place[0]):  # stable: ties keep their order
+        if keep(at, rule):
+            answer = answer_of()
+            if answer:
+                return at, rule, answer
+    return None
+
+
+def _places(text: str) -> list[tuple[int, str, Callable[[], str | None]]]:
+    """(position, rule, how to read its answer) of every place that may hold an answer statement."""
+    places: list[tuple[int, str, Callable[[], str | None]]] = []
     minerva_spans = []
     hope = text.rfind("hope")
     if hope >= 0:
         # Minerva's closing ends the response: look for it before its last "I hope it is correct" only.
         for m in _MINERVA_RE.finditer(text, max(0, hope - 600), hope + 40):
             minerva_spans.append((m.start(), m.end()))
-            answer = strip_delimiters(m.group(1).strip().replace("**", ""))
-            if answer and not _NOT_AN_ANSWER_RE.match(answer):
-                found.append((m.start(), "minerva", answer))
-
+            places.append((m.start(), "minerva", partial(_minerva_answer, m.group(1))))
     starts = keywords(text)
-    done: set[str] = set()
     for start, end, rule in _phrases(text, starts):
-        # The last phrase of each kind that states an answer: not inside a Minerva closing, not a hypothesis.
-        if rule in done or any(a <= start < b for a, b in minerva_spans):
+        # Not inside a Minerva closing, not a hypothesis.
+        if any(a <= start < b for a, b in minerva_spans) or _CONDITIONAL_RE.search(text, max(0, start - 12), start):
             continue
-        if _CONDITIONAL_RE.search(text, max(0, start - 12), start):
-            continue
-        answer = _statement_answer(text[end:])
-        if answer:
-            found.append((start, rule, answer))
-            done.add(rule)
+        places.append((start, rule, partial(_answer_after, text, end)))
     if "####" in text:
         for m in _HASH_RE.finditer(text):
-            answer = strip_delimiters(m.group(1)).strip()
-            if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)):
-                found.append((m.start(), "gsm8k_hash", answer))
-    found.extend(_answer_lines(text, starts))
-    return found
+            places.append((m.start(), "gsm8k_hash", partial(_hash_answer, m.group(1))))
+    places.extend(_answer_lines(text, starts))
+    return places
+
+
+def _minerva_answer(said: str) -> str | None:
+    answer = strip_delimiters(said.strip().replace("**", ""))
+    return answer if answer and not _NOT_AN_ANSWER_RE.match(answer) else None
+
+
+def _answer_after(text: str, end: int) -> str | None:
+    return _statement_answer(text[end:])
+
+
+def _hash_answer(said: str) -> str | None:
+    answer = strip_delimiters(said).strip()
+    return answer if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)) else None
 
 
 def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
@@ -201,32 +220,30 @@ def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     return found
 
 
-def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, str]]:
+def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, Callable[[], str | None]]]:
     """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" heading lines (found at their
     keywords) followed by X."""
     found = []
     for start, line in _last_lines(text, 3):
         m = _ANSWER_LINE_RE.match(line)
         if m:
-            answer = _line_answer(m.group(1))
-            if answer:
-                found.append((start, "answer_line", answer))
+            found.append((start, "answer_line", partial(_line_answer, m.group(1))))
     lines = sorted({text.rfind("\n", 0, k) + 1 for k in keyword_starts})
     for m in (_HEADING_RE.match(text, start, _line_end(text, start)) for start in lines):
         if m is None:
             continue
-        rest = text[m.end() :].strip()
-        if not rest:
-            continue
-        # The answer is the next paragraph (a display may span lines), at most a few lines long.
-        block = _PARAGRAPH_BREAK_RE.split(rest, maxsplit=1)[0]
-        if block.count("\n") > 4:
-            continue
-        answer = _line_answer(block)
-        if answer:
-            rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
-            found.append((m.start(), rule, answer))
+        rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
+        found.append((m.start(), rule, partial(_heading_answer, text, m.end())))
     return found
+
+
+def _heading_answer(text: str, end: int) -> str | None:
+    rest = text[end:].strip()
+    if not rest:
+        return None
+    # The answer is the next paragraph (a display may span lines), at most a few lines long.
+    block = _PARAGRAPH_BREAK_RE.split(rest, maxsplit=1)[0]
+    return None if block.count("\n") > 4 else _line_answer(block)
 
 
 def _line_end(text: str, start: int) -> int:
