@@ -48,6 +48,7 @@ _NUMBER_WORD_RE = re.compile(
     rf"|{v.words_pattern(v.NUMBER_WORDS)}))\b",
     re.I,
 )
+_NO_VALUE_LAST_WORDS = tuple({phrase.split()[-1] for phrase in v.NO_VALUE_PHRASES})
 _NO_VALUE_RE = re.compile(rf"\b({v.words_pattern(v.NO_VALUE_PHRASES)})[\s.!*$]*$", re.I)
 # A closing sentence that asks or sets the problem rather than answering it.
 _QUESTION_START_RE = re.compile(rf"^\W*{v.words_pattern(v.TASK_WORDS)}\b", re.I)
@@ -62,15 +63,19 @@ _BOLD_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*])")
 # A clause that justifies the answer stated before it: "x = 3, since $3^2 = 9$", "..., where $r = 6$".
 # Lower case only: a sentence that opens with "Since ..." states its answer after the clause.
 _JUSTIFICATION_RE = re.compile(rf",?\s+{v.words_pattern(v.JUSTIFICATION_WORDS)}\b")
-# A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3".
-_ORDINAL_CONTEXT_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}\s*\(?$", re.I)
+# A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3". The word
+# is looked for where it must end (before white space and an opening parenthesis), in a window its length.
+_ORDINAL_WORD_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}$", re.I)
+_ORDINAL_CHARS = max(map(len, v.ORDINAL_WORDS))
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
 
 
 def closing_text(text: str) -> str | None:
     """The last paragraph that holds a digit or math, code removed; None when it asks a question."""
-    tail = _CODE_RE.sub("\n\n", text[-_CLOSING_CHARS * 2 :])
+    tail = text[-_CLOSING_CHARS * 2 :]
+    if "```" in tail:
+        tail = _CODE_RE.sub("\n\n", tail)
     paragraphs = [p for p in _PARAGRAPH_BREAK_RE.split(tail) if p.strip()]
     for skipped, paragraph in enumerate(reversed(paragraphs)):
         if _CHECK_RE.match(paragraph) and skipped < 2:
@@ -128,8 +133,17 @@ def _number_after_math(closing: str, segments: list[tuple[int, int, str]]) -> st
     after = valued[-1][0] if valued else sentence_start
     plain = MATH_RE.sub(lambda m: " " * len(m.group(0)), closing[after:]).replace("**", "  ")
     numbers = [m for m in NUMBER_RE.finditer(plain) if not _LETTER_START_RE.match(plain[m.end() : m.end() + 1])
-               and not _ORDINAL_CONTEXT_RE.search(plain[: m.start()])]
+               and not _after_ordinal(plain, m.start())]
     return numbers[-1].group(0).replace(",", "") if numbers else None
+
+
+def _after_ordinal(text: str, end: int) -> bool:
+    """Whether a word naming a part of the solution ("step", "part (") comes right before text[end]."""
+    if end > 0 and text[end - 1] == "(":
+        end -= 1
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    return _ORDINAL_WORD_RE.search(text, max(0, end - _ORDINAL_CHARS), end) is not None
 
 
 def _counts_a_thing(text: str, start: int, end: int) -> bool:
@@ -231,7 +245,13 @@ def program_output(text: str) -> str | None:
 
 def no_value(text: str) -> str | None:
     """"... so the limit does not exist.": a final sentence that says there is no value gives that answer."""
-    m = _NO_VALUE_RE.search(text[-80:].rstrip())
+    end = text[-80:].rstrip()
+    core = end.rstrip(".!*$ ")
+    while core and (core[-1].isspace() or core[-1] in ".!*$"):
+        core = core[:-1]
+    if core.isascii() and not core.lower().endswith(_NO_VALUE_LAST_WORDS):
+        return None  # (a phrase ends the text: its last word first, the cheap test)
+    m = _NO_VALUE_RE.search(end)
     return v.NO_VALUE_PHRASES[" ".join(m.group(1).lower().split())] if m else None
 
 

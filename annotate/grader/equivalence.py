@@ -215,6 +215,11 @@ class Profile:
     tolerate_exact: bool = False  # rel_tol also between two exact numbers or closed forms (10001 vs 10000)
     percent_scale: bool = False  # a number also equals 100x and 1/100x the gt (0.05 and 500 vs 5)
 
+    def __hash__(self) -> int:
+        # By name: the generated hash of every field costs microseconds (a Fraction's hash takes a modular
+        # inverse), and the verdict caches hash the profile on every call. Equal profiles share a name.
+        return hash(self.name)
+
 
 @dataclass
 class Case:

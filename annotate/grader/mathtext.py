@@ -29,7 +29,8 @@ _ROW_LABEL_RE = re.compile(r"\\(?:nonumber|notag)\b|\\(?:label|tag)\{[^{}]*\}")
 # fraction a/b) with what plain text writes after it: 2√3, 12π, 2^99, 2^{10}, 5!.
 _NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?"
 NUMBER_RE = re.compile(
-    r"(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
+    # (the look-ahead: a value starts with a digit, a minus sign or √, so other places are passed over at once)
+    r"(?=[-\d√])(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
     rf"|(?:{_NUMBER}|√\s*\d+(?:\.\d+)?)(?:\s*[*×·]?\s*(?:√\s*\d+|π|\\pi\b)|\^\{{?-?\d+\}}?|!)*)(?![\w.:]\d)"
 )
 _PROSE_WORD_RE = re.compile(r"\b[a-z]{3,}\b")
@@ -158,8 +159,7 @@ def mask_currency(text: str, start: int = 0) -> str:
             continue
         close = _next_dollar(text, at + 1)
         content = text[at + 1 : close] if close >= 0 else ""
-        if (close < 0 or text[close + 1 : close + 2].isdigit() or content[-1:].isspace()
-                or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
+        if close < 0 or text[close + 1 : close + 2].isdigit() or content[-1:].isspace() or _two_prose_words(content):
             money.append(at)
     if not money:
         return text
@@ -167,6 +167,14 @@ def mask_currency(text: str, start: int = 0) -> str:
     for at in money:
         chars[at] = " "
     return "".join(chars)
+
+
+def _two_prose_words(content: str) -> bool:
+    """Whether two words of prose stand in `content` outside LaTeX commands and their arguments."""
+    if "\\" in content:
+        content = _COMMAND_ARG_RE.sub(" ", content)
+    first = _PROSE_WORD_RE.search(content)
+    return first is not None and _PROSE_WORD_RE.search(content, first.end()) is not None
 
 
 def _next_dollar(text: str, start: int) -> int:
