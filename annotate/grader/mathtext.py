@@ -34,7 +34,9 @@ NUMBER_RE = re.compile(
     rf"|(?:{_NUMBER}|√\s*\d+(?:\.\d+)?)(?:\s*[*×·]?\s*(?:√\s*\d+|π|\\pi\b)|\^\{{?-?\d+\}}?|!)*)(?![\w.:]\d)"
 )
 _PROSE_WORD_RE = re.compile(r"\b[a-z]{3,}\b")
-_MONEY_HINT_RE = re.compile(r"(?<![\\$])\$\d")
+# A dollar sign before a digit (one not escaped and not part of `$$` is checked by the caller): the scan
+# looks for "$" alone, which is fast.
+_MONEY_HINT_RE = re.compile(r"\$\d")
 # LaTeX commands, with the argument of those whose argument is a name or words (environments, text).
 COMMAND_WITH_NAME = re.compile(rf"\\{v.words_pattern(v.WORD_COMMANDS | {'begin', 'end'})}\s*\{{[^{{}}]*\}}|\\[A-Za-z]+")
 _COMMAND_ARG_RE = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
@@ -152,6 +154,8 @@ def mask_currency(text: str, start: int = 0) -> str:
     dollars, counted = 0, start
     for hint in _MONEY_HINT_RE.finditer(text, start):
         at = hint.start()
+        if at > 0 and text[at - 1] in "\\$":
+            continue
         # An even count of dollars before it (`$$` counts twice; money found so far does not) opens math.
         dollars += text.count("$", counted, at) - text.count("\\$", counted, at)
         counted = at

@@ -33,18 +33,19 @@ from annotate.grader.scan import outside_groups
 STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
 # Answer phrases, found at their keyword (answer, result, option, choice, 答案): (rule, what must come right
-# before the keyword, what must follow from it). Anchoring each phrase at its keyword lets one pass of a
+# before the keyword, what must follow from it; the keywords it can start with). Anchoring each phrase at its keyword lets one pass of a
 # keyword search replace case-insensitive scans of the whole tail, which cost more than the rest of extraction.
 _FOLLOW = r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*"
 _PHRASES = (
     ("final_answer_is", re.compile(r"\bfinal\s+$", re.I),
-     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I)),
+     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I), ("answer", "result")),
     ("answer_is", re.compile(r"\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+$", re.I),
-     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
-    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
-    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?")),
+     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I), ("answer",)),
+    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I),
+     ("option", "choice")),
+    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?"), ("答案",)),
     # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
-    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I)),
+    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I), ("answer",)),
 )
 # "check if the answer is 5": a hypothesis, not a statement.
 _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
@@ -132,23 +133,25 @@ def _statement_answer(tail: str) -> str | None:
     return _stated_answer(m.group(1)) if m else None
 
 
-def keywords(text: str) -> list[int]:
-    """Start indices of the answer phrases' keywords in text (any case), in order: a substring search per
-    keyword costs less than one regex scan for all of them."""
+def keywords(text: str) -> list[tuple[int, str]]:
+    """(start index, keyword) of the answer phrases' keywords in text (any case), in order: a substring search
+    per keyword costs less than one regex scan for all of them."""
     lower = text.lower()
     found = []
     for word in _KEYWORDS:
         at = lower.find(word)
         while at >= 0:
-            found.append(at)
+            found.append((at, word))
             at = lower.find(word, at + 1)
     return sorted(found)
 
 
-def _phrases(text: str, keyword_starts: list[int]):
+def _phrases(text: str, keyword_starts: list[tuple[int, str]]):
     """(start, end, rule) of each answer phrase of text, the last first."""
-    for k in reversed(keyword_starts):
-        for rule, before, follows in _PHRASES:
+    for k, word in reversed(keyword_starts):
+        for rule, before, follows, words in _PHRASES:
+            if word not in words:
+                continue  # the phrase cannot start with this keyword
             body = follows.match(text, k)
             if body is None:
                 continue
@@ -225,10 +228,10 @@ def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, 
     keywords) followed by X."""
     found = []
     for start, line in _last_lines(text, 3):
-        m = _ANSWER_LINE_RE.match(line)
+        m = _ANSWER_LINE_RE.match(line) if ":" in line or "：" in line else None
         if m:
             found.append((start, "answer_line", partial(_line_answer, m.group(1))))
-    lines = sorted({text.rfind("\n", 0, k) + 1 for k in keyword_starts})
+    lines = sorted({text.rfind("\n", 0, k) + 1 for k, _ in keyword_starts})
     for m in (_HEADING_RE.match(text, start, _line_end(text, start)) for start in lines):
         if m is None:
             continue
