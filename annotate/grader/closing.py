@@ -57,9 +57,12 @@ _RESULT_RE = re.compile(rf"\b{v.words_pattern(v.RESULT_WORDS)}\b|=\s*-?\d[\d,.]*
 _CHECK_RE = re.compile(rf"^\W*{v.words_pattern(v.CHECK_OPENERS)}\b", re.I)
 _LABEL_RE = re.compile(rf"^{v.words_pattern(v.LABEL_WORDS)}\b(?:\s*\d+)?\W*$", re.I)
 _NEGATION_RE = re.compile(rf"\b{v.words_pattern(v.NEGATION_WORDS)}\b|n't\b|\\neq?(?![A-Za-z])|≠", re.I)
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*$\\])")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
-_BOLD_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*])")
+# Sentence breaks: white space after . ! or ? (before what opens a sentence). Each match starts at the
+# punctuation, which stays with the sentence before it (`_split_sentences`): a scan for the punctuation is
+# faster than a look-behind tried at every position.
+_SENTENCE_SPLIT_RE = re.compile(r"[.!?]\s+(?=[A-Z*$\\])")
+_SENTENCE_END_RE = re.compile(r"[.!?]\s+")
+_BOLD_SENTENCE_SPLIT_RE = re.compile(r"[.!?]\s+(?=[A-Z*])")
 # A clause that justifies the answer stated before it: "x = 3, since $3^2 = 9$", "..., where $r = 6$".
 # Lower case only: a sentence that opens with "Since ..." states its answer after the clause.
 _JUSTIFICATION_RE = re.compile(rf",?\s+{v.words_pattern(v.JUSTIFICATION_WORDS)}\b")
@@ -69,6 +72,16 @@ _ORDINAL_WORD_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}$", re.I)
 _ORDINAL_CHARS = max(map(len, v.ORDINAL_WORDS))
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
+
+
+def _split_sentences(breaks: re.Pattern, text: str) -> list[str]:
+    """text split at its sentence breaks (matches of `breaks`), each sentence with its closing punctuation."""
+    pieces, start = [], 0
+    for m in breaks.finditer(text):
+        pieces.append(text[start : m.start() + 1])
+        start = m.end()
+    pieces.append(text[start:])
+    return pieces
 
 
 def closing_text(text: str) -> str | None:
@@ -85,7 +98,7 @@ def closing_text(text: str) -> str | None:
             if _asks(paragraph):
                 return None
             # "The answer is not 5.", "x cannot be 3": a negated value is no answer.
-            kept = [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if not _negated(s)]
+            kept = [s for s in _split_sentences(_SENTENCE_SPLIT_RE, paragraph) if not _negated(s)]
             return " ".join(kept) or None
         if skipped >= 2 or len(paragraph) > 300:
             return None
@@ -102,7 +115,7 @@ def _negated(sentence: str) -> bool:
 def _asks(paragraph: str) -> bool:
     """Whether a paragraph poses a problem rather than answers it (a question, a restated task)."""
     plain = INLINE_MATH_RE.sub("M", paragraph).strip()
-    sentences = [s for s in _SENTENCE_END_RE.split(plain) if s.strip()]
+    sentences = [s for s in _split_sentences(_SENTENCE_END_RE, plain) if s.strip()]
     if not sentences:
         return False
     last = sentences[-1].rstrip("*_ ")
@@ -113,7 +126,7 @@ def _asks(paragraph: str) -> bool:
 
 def _final_clause(closing: str) -> str:
     """The closing text without its last sentence's trailing justification ("..., since $k^2 = 9$.")."""
-    sentences = _SENTENCE_SPLIT_RE.split(closing.strip())
+    sentences = _split_sentences(_SENTENCE_SPLIT_RE, closing.strip())
     sentences[-1] = _JUSTIFICATION_RE.split(sentences[-1], maxsplit=1)[0]
     return " ".join(sentences)
 
@@ -205,7 +218,7 @@ def last_number(closing: str) -> str | None:
 
 
 def bold_answer(closing: str) -> str | None:
-    last_sentence = _BOLD_SENTENCE_SPLIT_RE.split(closing.strip())[-1]
+    last_sentence = _split_sentences(_BOLD_SENTENCE_SPLIT_RE, closing.strip())[-1]
     for m in reversed(list(_BOLD_RE.finditer(last_sentence))):
         if m.group(1).rstrip().endswith(":") or last_sentence[m.end() :].lstrip().startswith(":"):
             continue  # a label ("**Step 4:**", "**Answer**:"), not an answer

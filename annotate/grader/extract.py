@@ -168,7 +168,7 @@ def _find_final_after_box(r: Reading) -> tuple[str, str] | None:
 
 
 def _find_boxed_unclosed(r: Reading) -> tuple[str, str] | None:
-    if r.box is not None and "\\boxed" not in r.raw[r.box[1] :] and "\\fbox" not in r.raw[r.box[1] :]:
+    if r.box is not None and r.raw.find("\\boxed", r.box[1]) < 0 and r.raw.find("\\fbox", r.box[1]) < 0:
         return None  # the last box is the closed one
     answer = unclosed_box(r.raw)
     return ("boxed_unclosed", answer) if answer is not None else None

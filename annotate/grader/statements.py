@@ -215,6 +215,16 @@ def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     """(start, line) of the last n lines of text that hold more than white space."""
     found: list[tuple[int, str]] = []
     end = len(text)
+    # The last few lines at once; the rest line by line where blank lines leave fewer than n.
+    pieces = text.rsplit("\n", 2 * n)
+    for piece in reversed(pieces[1:]):
+        start = end - len(piece)
+        if piece.strip():
+            found.append((start, piece))
+            if len(found) == n:
+                return found[::-1]
+        end = start - 1
+    found.reverse()
     while end > 0 and len(found) < n:
         start = text.rfind("\n", 0, end) + 1
         if text[start:end].strip():
