@@ -71,6 +71,8 @@ _JUSTIFICATION_RE = re.compile(rf",?\s+{v.words_pattern(v.JUSTIFICATION_WORDS)}\
 _ORDINAL_WORD_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}$", re.I)
 _ORDINAL_CHARS = max(map(len, v.ORDINAL_WORDS))
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
+_MATH_HINT_RE = re.compile(r"\d|\\|\$|[=^]")
+_STATED_AFTER_RE = re.compile(r"\d|\$|\\\(|\\\[|```")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
 
 
@@ -231,7 +233,7 @@ def bold_answer(closing: str) -> str | None:
             if value:
                 return value
             continue
-        if re.search(r"\d|\\|\$|[=^]", answer) or len(answer.split()) <= 3:
+        if _MATH_HINT_RE.search(answer) or len(answer.split()) <= 3:
             return value_of(strip_delimiters(answer)) if "=" in answer else strip_delimiters(answer)
     return None
 
@@ -244,7 +246,7 @@ def program_output(text: str) -> str | None:
     if not blocks:
         return None
     after = tail[blocks[-1].end() :]
-    if re.search(r"\d|\$|\\\(|\\\[|```", after):
+    if _STATED_AFTER_RE.search(after):
         return None  # something is stated after the output: the later rules read it
     # "Three trucks will be needed.": a count stated in words after the output is the answer.
     words = [m for m in _NUMBER_WORD_RE.finditer(after) if not (m.group(1) and m.group(2).lower() == "one")]

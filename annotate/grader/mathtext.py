@@ -48,6 +48,8 @@ _APPROX_RE = re.compile(r"\\approx|≈")
 _EQUIV_RE = re.compile(r"\\equiv(?![A-Za-z])")
 _MOD_RE = re.compile(r"\\p?mod\s*\{?\s*\w+\s*\}?\s*\)?\s*$")
 _PROSE_HINT_RE = re.compile(r"\d|[=^\\]")
+# A closing `$` / `$$` that is not an escaped dollar sign.
+_UNESCAPED = {right: re.compile(r"(?<!\\)" + re.escape(right)) for left, right in DELIMS if right.startswith("$")}
 
 
 def strip_delimiters(s: str) -> str:
@@ -67,7 +69,8 @@ def find_close(text: str, right: str) -> int:
     """Index of the first `right` in text that is not an escaped dollar (`\\$` is a literal dollar sign)."""
     if not right.startswith("$"):
         return text.find(right)
-    m = re.search(r"(?<!\\)" + re.escape(right), text)
+    pattern = _UNESCAPED.get(right) or re.compile(r"(?<!\\)" + re.escape(right))
+    m = pattern.search(text)
     return m.start() if m else -1
 
 

@@ -62,6 +62,8 @@ _LEAD_WORD = r"\\[A-Za-z]+|[A-Za-z]{2,}"
 _VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
+_LEADING_BREAK_RE = re.compile(r"^\n\s*")
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 _SENTENCE_RE = re.compile(r"(.+?)(?:\.(?=\s|$|\*)|。|\n|$)", re.S)
 
 
@@ -114,7 +116,7 @@ def _stated_answer(s: str) -> str | None:
 def _statement_answer(tail: str) -> str | None:
     """The answer stated right after an answer phrase: leading math whole, else the sentence's answer."""
     tail = tail.lstrip(" \t*_")
-    tail = re.sub(r"^\n\s*", "", tail)  # "The answer is:\n\n$42$"
+    tail = _LEADING_BREAK_RE.sub("", tail)  # "The answer is:\n\n$42$"
     box = BOX_RE.match(tail.lstrip("$\\[( "))
     if box is not None or tail.startswith(("$\\boxed", "\\[\\boxed", "\\(\\boxed")):
         return None  # a box written right after the phrase is read by the boxed rule
@@ -208,7 +210,7 @@ def _answer_after(text: str, end: int) -> str | None:
 
 def _hash_answer(said: str) -> str | None:
     answer = strip_delimiters(said).strip()
-    return answer if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)) else None
+    return answer if answer and not _WORD_RE.search(COMMAND_WITH_NAME.sub("", answer)) else None
 
 
 def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
