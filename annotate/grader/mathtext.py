@@ -178,6 +178,8 @@ def mask_currency(text: str, start: int = 0) -> str:
 
 def _two_prose_words(content: str) -> bool:
     """Whether two words of prose stand in `content` outside LaTeX commands and their arguments."""
+    if len(content) < 7:
+        return False  # two words of three letters and a space between them are seven characters
     if "\\" in content:
         content = _COMMAND_ARG_RE.sub(" ", content)
     first = _PROSE_WORD_RE.search(content)

@@ -47,9 +47,12 @@ _PHRASES = (
     # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
     ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I), ("answer",)),
 )
+# The phrases that can start at each keyword, in _PHRASES' order.
+_PHRASES_AT = {word: tuple((rule, before, follows) for rule, before, follows, words in _PHRASES if word in words)
+               for word in ("answer", "result", "option", "choice", "答案")}
 # "check if the answer is 5": a hypothesis, not a statement.
 _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
-_KEYWORDS = ("answer", "result", "option", "choice", "答案")
+_KEYWORDS = tuple(_PHRASES_AT)
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
@@ -151,9 +154,7 @@ def keywords(text: str) -> list[tuple[int, str]]:
 def _phrases(text: str, keyword_starts: list[tuple[int, str]]):
     """(start, end, rule) of each answer phrase of text, the last first."""
     for k, word in reversed(keyword_starts):
-        for rule, before, follows, words in _PHRASES:
-            if word not in words:
-                continue  # the phrase cannot start with this keyword
+        for rule, before, follows in _PHRASES_AT[word]:
             body = follows.match(text, k)
             if body is None:
                 continue
