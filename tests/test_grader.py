@@ -298,6 +298,13 @@ FORMS = [
     ("4", "**Step 3:** Compute 3 * 4 = 12.\n\n**Step 4:** Add 5: 12 + 5 = 17.", False),
     ("4", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", True),
     ("11", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", False),
+    # ... whoever checks, with a word between ("We can even check", "you can verify"), in parentheses too
+    ("6", "So the width is $w = 6$.\n\nWe can quickly verify that $6 \\cdot 9 = 54$.", True),
+    ("54", "So the width is $w = 6$.\n\nWe can quickly verify that $6 \\cdot 9 = 54$.", False),
+    ("6", "So the width is $w = 6$.\n\n(You can check that $6 + 6 + 9 + 9 = 30$.)", True),
+    ("30", "So the width is $w = 6$.\n\n(You can check that $6 + 6 + 9 + 9 = 30$.)", False),
+    # a closing that says what it sees is no check: its value is read
+    ("54", "So the width is $w = 6$.\n\nWe can see that the area is $54$.", True),
     # "name \approx value" states the value; "exact \approx decimal" the exact one
     ("3.14", r"The area is $A \approx 3.14$.", True),
     ("7", "### Final Answer\nThe total number of apples is 7.", True),

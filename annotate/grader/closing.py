@@ -54,7 +54,7 @@ _NO_VALUE_RE = re.compile(rf"\b({v.words_pattern(v.NO_VALUE_PHRASES)})[\s.!*$]*$
 _QUESTION_START_RE = re.compile(rf"^\W*{v.words_pattern(v.TASK_WORDS)}\b", re.I)
 _PROBLEM_LABEL_RE = re.compile(rf"^\W*{v.words_pattern(v.PROBLEM_LABELS)}\s*\d*\s*[:.]", re.I)
 _RESULT_RE = re.compile(rf"\b{v.words_pattern(v.RESULT_WORDS)}\b|=\s*-?\d[\d,.]*\W*$", re.I)
-_CHECK_RE = re.compile(rf"^\W*{v.words_pattern(v.CHECK_OPENERS)}\b", re.I)
+_CHECK_RE = re.compile(rf"^\W*(?:{v.words_pattern(v.CHECK_SUBJECTS)}\s+(?:[a-z]+\s+)?)?{v.words_pattern(v.CHECK_VERBS)}\b", re.I)
 _LABEL_RE = re.compile(rf"^{v.words_pattern(v.LABEL_WORDS)}\b(?:\s*\d+)?\W*$", re.I)
 _NEGATION_RE = re.compile(rf"\b{v.words_pattern(v.NEGATION_WORDS)}\b|n't\b|\\neq?(?![A-Za-z])|≠", re.I)
 # Sentence breaks: white space after . ! or ? (before what opens a sentence). Each match starts at the

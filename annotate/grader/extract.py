@@ -42,7 +42,8 @@ answer, so labeling and evaluation can count verdicts per form. `FINDERS` is the
    to the value the sentence states.
 
 The closing text is the last paragraph of the response that holds a digit or math (code blocks
-removed; up to two trailing paragraphs of pleasantries are stepped over; sentences with a negation,
+removed; up to two trailing paragraphs of pleasantries or of checking ("Check: ...", "We can verify that
+...") are stepped over; sentences with a negation,
 "x cannot be 5", dropped). Rules 5-9 find nothing when that text is a question ("... ?") or restates
 the task ("Find ...", "Problem: ..."), or when the response stops mid-sentence or mid-formula ("... and
 then we multiply by"). Before anything, a chat template's next turn (`<|im_start|>`, `<|im_end|>`) and a
