@@ -233,7 +233,7 @@ def _finders(rules: tuple[str, ...]) -> tuple[Finder, ...]:
 def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
     """The final answer of a response and the rule that read it: the first of FINDERS (among `rules`) that
     finds one."""
-    finders = _finders(tuple(rules))
+    finders = _finders(RULES) if rules is RULES else _finders(tuple(rules))
     reading = Reading(response, rules)
     for find in finders:
         found = find(reading)

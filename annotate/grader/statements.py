@@ -55,6 +55,7 @@ _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
 _KEYWORDS = tuple(_PHRASES_AT)
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
+_CHAT_TOKEN_STARTS = tuple({t[:2] for t in v.CHAT_TOKENS})  # a substring test first: "<|"
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
 _ANSWER_LINE_RE = re.compile(r"^[\s#>*_]*(?:(?i:final\s+answer|answer)|A)[\s*_]*[:：][\s*_]*(\S.*)$")
 _HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_:]*$", re.M)
@@ -277,7 +278,7 @@ def _line_answer(s: str) -> str | None:
 def before_continuation(text: str) -> str:
     """The response up to the next problem or turn a base model went on to write after answering: a chat
     template's next turn ends the response wherever it comes; a "Question:" line, once an answer was given."""
-    chat = _CHAT_TOKEN_RE.search(text)
+    chat = _CHAT_TOKEN_RE.search(text) if any(start in text for start in _CHAT_TOKEN_STARTS) else None
     if chat is not None and text[: chat.start()].strip():
         text = text[: chat.start()]
     marker = _CONTINUATION_RE.search(text)
