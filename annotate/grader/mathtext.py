@@ -126,6 +126,8 @@ def joined_values(text: str, segments: list[tuple[int, int, str]]) -> str | None
 
 def leading_list(text: str) -> str | None:
     """The values of the expressions text opens with when several are joined by ",", "and", "or"."""
+    if text.count("$") < 4 and "\\(" not in text and "\\[" not in text and "\\begin" not in text:
+        return None  # fewer delimiters than two expressions take
     segments = math_segments(text)
     if not segments or segments[0][0] != 0:
         return None
