@@ -67,6 +67,8 @@ def joined_boxes(text: str, content: str, end: int) -> str:
     are one answer, "1, 2"."""
     contents = [content]
     line_start = text.rfind("\n", 0, end - len(content)) + 1
+    if text.count("\\boxed", line_start, end) + text.count("\\fbox", line_start, end) < 2:
+        return content  # the line holds this box only
     starts = list(BOX_RE.finditer(text, line_start, end))[:-1]
     cursor = end - len(content) - 1
     for m in reversed(starts):

@@ -281,7 +281,7 @@ def before_continuation(text: str) -> str:
     chat = _CHAT_TOKEN_RE.search(text) if any(start in text for start in _CHAT_TOKEN_STARTS) else None
     if chat is not None and text[: chat.start()].strip():
         text = text[: chat.start()]
-    marker = _CONTINUATION_RE.search(text)
+    marker = _CONTINUATION_RE.search(text) if ":" in text or "：" in text else None  # a label ends with a colon
     if marker is None:
         return text
     first_box = BOX_RE.search(text)
