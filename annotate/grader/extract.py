@@ -97,9 +97,10 @@ class Extraction:
 
 
 class Reading:
-    """A response as the finders read it: each view (the last box, the statements, the closing text) is
-    computed once, when a finder first asks for it. A boxed answer needs only `raw` and the box: the views
-    the later finders read (money told from math, statements, the closing text) are never computed for it."""
+    """A response as the finders read it: the last box at once (every extraction reports it), each other view
+    (the statements, the closing text) once, when a finder first asks for it. A boxed answer needs only `raw`
+    and the box: the views the later finders read (money told from math, statements, the closing text) are
+    never computed for it."""
 
     _UNSET = object()
 
@@ -107,7 +108,11 @@ class Reading:
         self.raw = before_continuation(response)
         self.rules = rules
         self.tail_start = max(0, len(self.raw) - TAIL_CHARS)
-        self._text = self._box = self._statement = self._dangling = self._closing = Reading._UNSET
+        # The last box: every extraction reports whether there is one.
+        self.box: tuple[str, int] | None = last_boxed_span(self.raw)
+        # A closed box decides before any statement (the boxed rule is on and a box was found).
+        self.boxes_first = self.box is not None and "boxed" in rules
+        self._text = self._statement = self._dangling = self._closing = Reading._UNSET
 
     @property
     def text(self) -> str:
@@ -117,17 +122,6 @@ class Reading:
             start = max(0, self.raw.find("\n\n", max(0, len(self.raw) - TAIL_CHARS - 1000)))
             self._text = mask_currency(self.raw, start)
         return self._text
-
-    @property
-    def box(self) -> tuple[str, int] | None:
-        if self._box is Reading._UNSET:
-            self._box = last_boxed_span(self.raw)
-        return self._box
-
-    @property
-    def boxes_first(self) -> bool:
-        """A closed box decides before any statement (the boxed rule is on and a box was found)."""
-        return self.box is not None and "boxed" in self.rules
 
     @property
     def statement(self) -> tuple[str, str] | None:

@@ -123,10 +123,12 @@ def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: b
     `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
     """
     # The process's symbolic worker starts on the first call, so that it is ready when a case needs it.
-    pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
+    if not workers.single_pool_started() and workers.can_fork_workers():
+        workers.single_pool(timeout)
     fast = _fast(response, gt, truncated, profile)
     if isinstance(fast, Grade):
         return fast
+    pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
     return next(_finish([(0, fast)], pool, profile))
 
 
