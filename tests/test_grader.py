@@ -258,6 +258,13 @@ FORMS = [
     ("x > 5", r"Dividing by 2 keeps the direction.\n\nTherefore $x \gt 5$ is the solution.", True),
     (r"\begin{pmatrix}1&0\\0&1\end{pmatrix}", r"So the product is the identity matrix, $\begin{pmatrix}1&0\\0&1\end{pmatrix}$.", True),
     ("2, 3", "Factoring gives $(x-2)(x-3)=0$.\n\nThe solutions are $x = 2$ and $x = 3$.", True),
+    # ... and in plain text: the values of one unknown joined at the end; two unknowns or steps give the last
+    ("2, -3", "Factoring gives (x-2)(x+3)=0.\n\nHence the solutions are x = 2 and x = -3.", True),
+    ("-3", "Factoring gives (x-2)(x+3)=0.\n\nHence the solutions are x = 2 and x = -3.", False),
+    ("1.5, -2, 4", "So x = 1.5, x = -2, or x = 4.", True),
+    ("3", "Thus, x = 4 and y = 3.", True),
+    ("9", "So 3 + 4 = 7 and 7 + 2 = 9.", True),
+    ("5", "We tried x = 2 and x = 3 before, so the count is 5.", True),
     ("5", "So $5$ is the value of $x$.", True),
     ("12", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", False),
     ("17", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", True),

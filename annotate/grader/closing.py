@@ -14,6 +14,7 @@ import re
 from annotate.grader import vocabulary as v
 from annotate.grader.mathtext import (
     INLINE_MATH_RE,
+    JOIN_GAP_RE,
     MATH_RE,
     NAME_RE,
     NUMBER_RE,
@@ -73,6 +74,8 @@ _ORDINAL_CHARS = max(map(len, v.ORDINAL_WORDS))
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
 _MATH_HINT_RE = re.compile(r"\d|\\|\$|[=^]")
 _STATED_AFTER_RE = re.compile(r"\d|\$|\\\(|\\\[|```")
+# "x = " right before a value in plain text: a name given the value.
+_ASSIGNED_RE = re.compile(r"(?<![\w\\])([A-Za-z])\s*=\s*$")
 _PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
 
 
@@ -204,11 +207,15 @@ def last_math(closing: str) -> str | None:
 
 def last_number(closing: str) -> str | None:
     """The last plain value of the closing text, passing over one that counts the thing named after it when
-    the sentence states another ("2^99 trees with 100 nodes" -> 2^99)."""
+    the sentence states another ("2^99 trees with 100 nodes" -> 2^99); values of one unknown joined at the
+    end ("x = 2 or x = -3", as "$x = 2$ or $x = -3$" in math) are read together: "2, -3"."""
     plain = closing.replace("**", "  ")
     numbers = list(NUMBER_RE.finditer(plain))
     if not numbers:
         return None
+    joined = _joined_assignments(plain, numbers)
+    if joined is not None:
+        return joined
     splits = list(_SENTENCE_SPLIT_RE.finditer(plain))
     sentence_start = splits[-1].end() if splits else 0
     last = numbers[-1]
@@ -217,6 +224,23 @@ def last_number(closing: str) -> str | None:
         if stated:
             last = stated[-1]
     return last.group(0).replace(",", "")
+
+
+def _joined_assignments(plain: str, numbers: list[re.Match]) -> str | None:
+    """"x = 2 or x = -3" ending the text: the values of the trailing run of one name's assignments, joined
+    only by ",", "and", "or"; None unless there are two or more and nothing but punctuation follows."""
+    if plain[numbers[-1].end() :].strip(" \t\n.!;*"):
+        return None
+    values, name, end = [], None, None
+    for m in reversed(numbers):
+        assigned = _ASSIGNED_RE.search(plain, max(0, m.start() - 16), m.start())
+        if assigned is None or name is not None and assigned.group(1) != name:
+            break
+        if end is not None and not JOIN_GAP_RE.fullmatch(plain[m.end() : end]):
+            break
+        name, end = assigned.group(1), assigned.start()
+        values.insert(0, m.group(0).replace(",", ""))
+    return ", ".join(values) if len(values) > 1 else None
 
 
 def bold_answer(closing: str) -> str | None:
