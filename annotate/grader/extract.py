@@ -37,9 +37,9 @@ answer, so labeling and evaluation can count verdicts per form. `FINDERS` is the
    right-hand side of the last `=` or `\\equiv`, before any `\\approx`), "$x = 2$ and $x = 3$" gives
    "2, 3", and a bare name ("the value of $x$") yields to an earlier expression that holds a value.
 9. ``last_number``: the last value of the closing text (the Qwen2.5-Math harness's fallback; a value in
-   plain text such as 2√3, 12π or 2^99 included; "x = 2 or x = -3" at the end gives "2, -3"). In rules 8 and 9, a value that counts the thing named
-   after it in a phrase setting a condition ("2^99 trees with 100 nodes", "each of the 4 friends") yields
-   to the value the sentence states.
+   plain text such as 2√3, 12π or 2^99 included; "x = 2 or x = -3" at the end gives "2, -3"). In rules 8
+   and 9, a value that counts the thing named after it in a phrase setting a condition ("2^99 trees with
+   100 nodes", "each of the 4 friends") yields to the value the sentence states.
 
 The closing text is the last paragraph of the response that holds a digit or math (code blocks
 removed; up to two trailing paragraphs of pleasantries or of checking ("Check: ...", "We can verify that
