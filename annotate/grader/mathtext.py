@@ -14,13 +14,15 @@ from annotate.grader import vocabulary as v
 from annotate.grader.scan import top_level
 
 DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+# Every alternative opens with a literal "$" or "\\" (an inline "$" checks what stands before it once taken):
+# the regex engine then skips plain text by a scan for those two characters, faster than a look-ahead tried at
+# each position. The groups hold the math; an environment's is the whole match.
 MATH_RE = re.compile(
-    # (the look-ahead lets the scan pass over plain text without trying each alternative)
-    r"(?=[$\\])(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
-    r"|(\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}))",
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(?<![\\$]\$)(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
+    r"|\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}",
     re.S,
 )
-INLINE_MATH_RE = re.compile(r"(?=[$\\])(?:\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\])", re.S)
+INLINE_MATH_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
 # A display environment of aligned rows: its last row states the result.
 _ROWS_RE = re.compile(r"^\\begin\{(align|aligned|equation|gather|eqnarray|split)\*?\}(.*)\\end\{\1\*?\}$", re.S)
 _ROW_SPLIT_RE = re.compile(r"\\\\(?:\[[^\]]*\])?")
@@ -78,8 +80,7 @@ def find_close(text: str, right: str) -> int:
 def math_segments(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of each math expression in text, in order (remembered: the finders ask for the
     segments of one closing text several times)."""
-    return [(m.start(), m.end(), _last_row(next(g for g in m.groups() if g is not None).strip()))
-            for m in MATH_RE.finditer(text)]
+    return [(m.start(), m.end(), _last_row(m.group(m.lastindex or 0).strip())) for m in MATH_RE.finditer(text)]
 
 
 def _last_row(math: str) -> str:
@@ -167,8 +168,9 @@ def mask_currency(text: str, start: int = 0) -> str:
         if (dollars - len(money)) % 2:
             continue
         close = _next_dollar(text, at + 1)
-        content = text[at + 1 : close] if close >= 0 else ""
-        if close < 0 or text[close + 1 : close + 2].isdigit() or content[-1:].isspace() or _two_prose_words(content):
+        # (what it would enclose is cut out only where two words fit in it: most math is shorter)
+        if (close < 0 or text[close + 1 : close + 2].isdigit() or text[close - 1].isspace()
+                or close - at > _TWO_WORDS_CHARS and _two_prose_words(text[at + 1 : close])):
             money.append(at)
     if not money:
         return text
@@ -178,10 +180,14 @@ def mask_currency(text: str, start: int = 0) -> str:
     return "".join(chars)
 
 
+# Two words of three letters and a space between them: the shortest text that holds two words of prose.
+_TWO_WORDS_CHARS = 7
+
+
 def _two_prose_words(content: str) -> bool:
     """Whether two words of prose stand in `content` outside LaTeX commands and their arguments."""
-    if len(content) < 7:
-        return False  # two words of three letters and a space between them are seven characters
+    if len(content) < _TWO_WORDS_CHARS:
+        return False
     if "\\" in content:
         content = _COMMAND_ARG_RE.sub(" ", content)
     first = _PROSE_WORD_RE.search(content)

@@ -32,23 +32,45 @@ from annotate.grader.scan import outside_groups
 
 STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
-# Answer phrases, found at their keyword (answer, result, option, choice, 答案): (rule, what must come right
-# before the keyword, what must follow from it; the keywords it can start with). Anchoring each phrase at its keyword lets one pass of a
-# keyword search replace case-insensitive scans of the whole tail, which cost more than the rest of extraction.
+# Answer phrases, found at their keyword (answer, result, option, choice, 答案) (_PHRASES below). Anchoring each
+# phrase at its keyword lets one pass of a keyword search replace case-insensitive scans of the whole tail,
+# which cost more than the rest of extraction.
 _FOLLOW = r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*"
+# What comes before a phrase's keyword is looked for in this many characters before it.
+_LEAD_CHARS = 30
+_LINE_OPENING = r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"
+
+
+def _after_words(*words: str) -> tuple[re.Pattern, Callable[[str], bool]]:
+    """One of `words` right before the keyword ("the answer", "so the answer"), and a test on the characters
+    before it (ASCII, lower case) that fails wherever the pattern cannot match: a suffix test costs less than
+    the pattern's search from each of those characters."""
+    return re.compile(rf"\b{v.words_pattern(words)}\s+$", re.I), lambda before: before.rstrip().endswith(words)
+
+
+def _opens_line(before: str) -> bool:
+    """Whether _LINE_OPENING can match at the end of `before`: what it allows after its break stripped, a line
+    break was stripped with it, or punctuation ends what is left, or nothing is left."""
+    kept = before.rstrip(" \t*_#>\n\r\f\v\x1c\x1d\x1e\x1f")
+    return not kept or kept[-1] in ":.!?" or "\n" in before[len(kept) :]
+
+
+# (rule, what must come right before the keyword, a test that fails where that cannot match (None: always
+# run the pattern), what must follow from the keyword, the keywords it can start with).
 _PHRASES = (
-    ("final_answer_is", re.compile(r"\bfinal\s+$", re.I),
+    ("final_answer_is", *_after_words("final"),
      re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I), ("answer", "result")),
-    ("answer_is", re.compile(r"\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+$", re.I),
+    ("answer_is", *_after_words("the", "my", "our", "correct", "so", "thus", "hence", "therefore", "therefore,"),
      re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I), ("answer",)),
-    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I),
+    ("answer_is", *_after_words("correct"), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I),
      ("option", "choice")),
-    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?"), ("答案",)),
+    ("answer_is", re.compile(r"(?:最终)?$"), None, re.compile(r"答案(?:是|为)\s*[:：]?"), ("答案",)),
     # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
-    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I), ("answer",)),
+    ("answer_is", re.compile(_LINE_OPENING), _opens_line, re.compile(r"answer\s+(?:is|=)\s*:?", re.I), ("answer",)),
 )
 # The phrases that can start at each keyword, in _PHRASES' order.
-_PHRASES_AT = {word: tuple((rule, before, follows) for rule, before, follows, words in _PHRASES if word in words)
+_PHRASES_AT = {word: tuple((rule, before, may_lead, follows) for rule, before, may_lead, follows, words in _PHRASES
+                           if word in words)
                for word in ("answer", "result", "option", "choice", "答案")}
 # "check if the answer is 5": a hypothesis, not a statement.
 _CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
@@ -155,11 +177,19 @@ def keywords(text: str) -> list[tuple[int, str]]:
 def _phrases(text: str, keyword_starts: list[tuple[int, str]]):
     """(start, end, rule) of each answer phrase of text, the last first."""
     for k, word in reversed(keyword_starts):
-        for rule, before, follows in _PHRASES_AT[word]:
+        window = None
+        for rule, before, may_lead, follows in _PHRASES_AT[word]:
             body = follows.match(text, k)
             if body is None:
                 continue
-            lead = before.search(text, max(0, k - 30), k)
+            if may_lead is not None:
+                if window is None:
+                    window = text[max(0, k - _LEAD_CHARS) : k]
+                    # (the tests compare ASCII letters: other text may match the case-blind patterns otherwise)
+                    window = window.lower() if window.isascii() else ""
+                if window and not may_lead(window):
+                    continue
+            lead = before.search(text, max(0, k - _LEAD_CHARS), k)
             if lead is not None:
                 yield lead.start(), body.end(), rule
 
@@ -237,7 +267,7 @@ def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     return found
 
 
-def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, Callable[[], str | None]]]:
+def _answer_lines(text: str, keyword_starts: list[tuple[int, str]]) -> list[tuple[int, str, Callable[[], str | None]]]:
     """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" heading lines (found at their
     keywords) followed by X."""
     found = []
@@ -245,7 +275,11 @@ def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, 
         m = _ANSWER_LINE_RE.match(line) if ":" in line or "：" in line else None
         if m:
             found.append((start, "answer_line", partial(_line_answer, m.group(1))))
-    lines = sorted({text.rfind("\n", 0, k) + 1 for k, _ in keyword_starts})
+    # A heading holds only marks after its word "answer": in ASCII text, where no other spelling of the word
+    # matches it case-blind, a line is tried only where that is so at one of its keywords.
+    ascii = text.isascii()
+    lines = sorted({text.rfind("\n", 0, k) + 1 for k, word in keyword_starts
+                    if not ascii or word == "answer" and not text[k + 6 : _line_end(text, k)].strip(" \t*_:")})
     for m in (_HEADING_RE.match(text, start, _line_end(text, start)) for start in lines):
         if m is None:
             continue
