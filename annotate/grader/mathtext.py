@@ -16,9 +16,11 @@ from annotate.grader.scan import top_level
 DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 # Every alternative opens with a literal "$" or "\\" (an inline "$" checks what stands before it once taken):
 # the regex engine then skips plain text by a scan for those two characters, faster than a look-ahead tried at
-# each position. The groups hold the math; an environment's is the whole match.
+# each position. Inline math runs to the first "$" not escaped, read as runs of other characters and escaped
+# dollars (a run is one step of the engine, where a lazy repeat of characters is one per character). The groups
+# hold the math; an environment's is the whole match.
 MATH_RE = re.compile(
-    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(?<![\\$]\$)(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(?<![\\$]\$)(?!\$)([^$]+(?:(?<=\\)\$[^$]*)*)(?<!\\)\$"
     r"|\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}",
     re.S,
 )
