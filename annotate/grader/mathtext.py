@@ -160,12 +160,13 @@ def mask_currency(text: str, start: int = 0) -> str:
     where no math is open (a paragraph break)."""
     money: list[int] = []
     dollars, counted = 0, start
+    escaped = "\\$" in text
     for hint in _MONEY_HINT_RE.finditer(text, start):
         at = hint.start()
         if at > 0 and text[at - 1] in "\\$":
             continue
         # An even count of dollars before it (`$$` counts twice; money found so far does not) opens math.
-        dollars += text.count("$", counted, at) - text.count("\\$", counted, at)
+        dollars += text.count("$", counted, at) - (text.count("\\$", counted, at) if escaped else 0)
         counted = at
         if (dollars - len(money)) % 2:
             continue

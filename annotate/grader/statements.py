@@ -73,7 +73,8 @@ _PHRASES_AT = {word: tuple((rule, before, may_lead, follows) for rule, before, m
                            if word in words)
                for word in ("answer", "result", "option", "choice", "答案")}
 # "check if the answer is 5": a hypothesis, not a statement.
-_CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
+_CONDITIONAL_RE, _MAY_BE_CONDITIONAL = _after_words("if", "whether")
+_CONDITIONAL_CHARS = 12
 _KEYWORDS = tuple(_PHRASES_AT)
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
@@ -177,18 +178,15 @@ def keywords(text: str) -> list[tuple[int, str]]:
 def _phrases(text: str, keyword_starts: list[tuple[int, str]]):
     """(start, end, rule) of each answer phrase of text, the last first."""
     for k, word in reversed(keyword_starts):
-        window = None
+        window = text[max(0, k - _LEAD_CHARS) : k]
+        # (the tests compare ASCII letters: other text may match the case-blind patterns otherwise)
+        window = window.lower() if window.isascii() else ""
         for rule, before, may_lead, follows in _PHRASES_AT[word]:
+            if window and may_lead is not None and not may_lead(window):
+                continue
             body = follows.match(text, k)
             if body is None:
                 continue
-            if may_lead is not None:
-                if window is None:
-                    window = text[max(0, k - _LEAD_CHARS) : k]
-                    # (the tests compare ASCII letters: other text may match the case-blind patterns otherwise)
-                    window = window.lower() if window.isascii() else ""
-                if window and not may_lead(window):
-                    continue
             lead = before.search(text, max(0, k - _LEAD_CHARS), k)
             if lead is not None:
                 yield lead.start(), body.end(), rule
@@ -215,13 +213,18 @@ def _places(text: str) -> list[tuple[int, str, Callable[[], str | None]]]:
     hope = text.rfind("hope")
     if hope >= 0:
         # Minerva's closing ends the response: look for it before its last "I hope it is correct" only.
-        for m in _MINERVA_RE.finditer(text, max(0, hope - 600), hope + 40):
+        start, end = max(0, hope - 600), hope + 40
+        # Its match opens with "final": in ASCII text, where case-blind matching adds no other spelling, the
+        # search starts at the first one.
+        window = text[start:end]
+        first = window.lower().find("final") if window.isascii() else 0
+        for m in _MINERVA_RE.finditer(text, start + first, end) if first >= 0 else ():
             minerva_spans.append((m.start(), m.end()))
             places.append((m.start(), "minerva", partial(_minerva_answer, m.group(1))))
     starts = keywords(text)
     for start, end, rule in _phrases(text, starts):
         # Not inside a Minerva closing, not a hypothesis.
-        if any(a <= start < b for a, b in minerva_spans) or _CONDITIONAL_RE.search(text, max(0, start - 12), start):
+        if minerva_spans and any(a <= start < b for a, b in minerva_spans) or _conditional(text, start):
             continue
         places.append((start, rule, partial(_answer_after, text, end)))
     if "####" in text:
@@ -229,6 +232,14 @@ def _places(text: str) -> list[tuple[int, str, Callable[[], str | None]]]:
             places.append((m.start(), "gsm8k_hash", partial(_hash_answer, m.group(1))))
     places.extend(_answer_lines(text, starts))
     return places
+
+
+def _conditional(text: str, start: int) -> bool:
+    """Whether "if" or "whether" comes right before text[start] (tested on ASCII text first, as phrases are)."""
+    window = text[max(0, start - _CONDITIONAL_CHARS) : start]
+    if window.isascii() and not _MAY_BE_CONDITIONAL(window.lower()):
+        return False
+    return _CONDITIONAL_RE.search(text, max(0, start - _CONDITIONAL_CHARS), start) is not None
 
 
 def _minerva_answer(said: str) -> str | None:
