@@ -37,7 +37,9 @@ NUMBER_RE = re.compile(
     r"(?=[-\d√])(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
     rf"|(?:{_NUMBER}|√\s*\d+(?:\.\d+)?)(?:\s*[*×·]?\s*(?:√\s*\d+|π|\\pi\b)|\^\{{?-?\d+\}}?|!)*)(?![\w.:]\d)"
 )
-_PROSE_WORD_RE = re.compile(r"\b[a-z]{3,}\b")
+# A word of three lower-case letters or more (\b[a-z]{3,}\b), its first letter taken before the look-behind so
+# that the engine skips to letters by a scan.
+_PROSE_WORD_RE = re.compile(r"[a-z](?<!\w[a-z])[a-z]{2,}(?!\w)")
 # A dollar sign before a digit (one not escaped and not part of `$$` is checked by the caller): the scan
 # looks for "$" alone, which is fast.
 _MONEY_HINT_RE = re.compile(r"\$\d")
