@@ -4,7 +4,8 @@ Reads every *.jsonl of ../shared/grader_dev/ (or the files given), one {"id", "s
 "gt", "label"} object per line, and grades each case one at a time with both graders (each under a
 per-case limit: ours kills its symbolic worker, math-verify uses its own signal-based timeouts). Prints
 accuracy per source, false positives/negatives, timeouts, cases/s and p50/p99/max latency with the
-speed-up on reference solutions (math500_gold + minerva_gold) and on model-style closings, the verdicts
+speed-up on reference solutions (math500_gold + minerva_gold) and on model-style closings (by wall time,
+and by the calling thread's CPU time, which a loaded machine's other processes do not inflate), the verdicts
 per extraction rule of both graders side by side (right / FP / FN on the same cases), ours per deciding
 equivalence check, and the batch API's throughput with 1 and 2 workers.
 Also graded: tests/data/*.jsonl (hand-written outputs in various model styles) and the math500_gold cases
@@ -91,18 +92,18 @@ def restyle(cases: list[dict]) -> list[dict]:
     return out
 
 
-def run_ours(case: dict, limit: float) -> tuple[bool, float, bool, str, str]:
-    start = time.perf_counter()
+def run_ours(case: dict, limit: float) -> tuple[bool, float, bool, str, str, float]:
+    start, cpu = time.perf_counter(), time.thread_time()
     g = grade(case["response"], case["gt"], timeout=limit)
-    return g.correct, time.perf_counter() - start, g.timed_out, g.rule, g.extraction
+    return g.correct, time.perf_counter() - start, g.timed_out, g.rule, g.extraction, time.thread_time() - cpu
 
 
-def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str, str]:
+def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str, str, float]:
     from math_verify import parse, verify
     from math_verify.errors import TimeoutException
 
     gt = case["gt"] if "\\boxed" in case["gt"] or "$" in case["gt"] else f"${case['gt']}$"
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     timed_out = False
     try:
         gold = parse(gt, parsing_timeout=int(limit))
@@ -112,7 +113,7 @@ def run_math_verify(case: dict, limit: float) -> tuple[bool, float, bool, str, s
         correct, timed_out = False, True
     except Exception:  # noqa: BLE001 - any math-verify failure counts as an incorrect verdict
         correct = False
-    return correct, time.perf_counter() - start, timed_out, "", ""
+    return correct, time.perf_counter() - start, timed_out, "", "", time.thread_time() - cpu
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -143,7 +144,7 @@ def main() -> None:
     # Warm both up (imports, our helper process) so the first case's latency is not a start-up cost.
     for fn in graders.values():
         fn({"response": r"$\boxed{\frac{\sqrt{2}}{2}}$", "gt": r"\frac{1}{\sqrt2}"}, args.limit)
-    results: dict[str, list[tuple[bool, float, bool, str]]] = {name: [] for name in graders}
+    results: dict[str, list[tuple[bool, float, bool, str, str, float]]] = {name: [] for name in graders}
     for case in cases:
         for name, fn in graders.items():
             results[name].append(fn(case, args.limit))
@@ -183,6 +184,14 @@ def main() -> None:
             )
         if "math-verify" in rates:
             print(f"  {subset:<46} speed-up ours / math-verify: {rates['ours'] / rates['math-verify']:.1f}x")
+            # CPU time of the calling thread: time the machine's other processes take while a case runs is
+            # left out (on a loaded machine one such wait, milliseconds long, weighs on a 0.1 ms case);
+            # so is the CPU of our sympy worker, for the cases that go to it.
+            cpu = {name: sum(results[name][i][5] for i in idx) for name in graders}
+            to_worker = sum(results["ours"][i][3] in ("symbolic", "timeout") for i in idx)
+            print(f"  {subset:<46} CPU time ours / math-verify: {cpu['math-verify'] / max(cpu['ours'], 1e-9):.1f}x "
+                  f"({1e6 * cpu['ours'] / len(idx):.0f} against {1e6 * cpu['math-verify'] / len(idx):.0f} us per case; "
+                  f"{to_worker} cases' sympy work in our worker not counted)")
 
     adversarial = [i for i, c in enumerate(cases) if c["source"].startswith("adversarial")]
     if adversarial:
@@ -223,7 +232,7 @@ def main() -> None:
 
     if args.show_errors:
         print("\nour errors:")
-        for case, (verdict, _, timed_out, _, _) in zip(cases, results["ours"], strict=True):
+        for case, (verdict, _, timed_out, _, _, _) in zip(cases, results["ours"], strict=True):
             if verdict != case["label"]:
                 g = grade(case["response"], case["gt"], timeout=args.limit)
                 print(

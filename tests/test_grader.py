@@ -258,6 +258,13 @@ FORMS = [
     ("x > 5", r"Dividing by 2 keeps the direction.\n\nTherefore $x \gt 5$ is the solution.", True),
     (r"\begin{pmatrix}1&0\\0&1\end{pmatrix}", r"So the product is the identity matrix, $\begin{pmatrix}1&0\\0&1\end{pmatrix}$.", True),
     ("2, 3", "Factoring gives $(x-2)(x-3)=0$.\n\nThe solutions are $x = 2$ and $x = 3$.", True),
+    # ... and in plain text: the values of one unknown joined at the end; two unknowns or steps give the last
+    ("2, -3", "Factoring gives (x-2)(x+3)=0.\n\nHence the solutions are x = 2 and x = -3.", True),
+    ("-3", "Factoring gives (x-2)(x+3)=0.\n\nHence the solutions are x = 2 and x = -3.", False),
+    ("1.5, -2, 4", "So x = 1.5, x = -2, or x = 4.", True),
+    ("3", "Thus, x = 4 and y = 3.", True),
+    ("9", "So 3 + 4 = 7 and 7 + 2 = 9.", True),
+    ("5", "We tried x = 2 and x = 3 before, so the count is 5.", True),
     ("5", "So $5$ is the value of $x$.", True),
     ("12", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", False),
     ("17", r"First $3 \cdot 4 = 12$, and adding 5 gives $12 + 5 = 17$.", True),
@@ -298,6 +305,13 @@ FORMS = [
     ("4", "**Step 3:** Compute 3 * 4 = 12.\n\n**Step 4:** Add 5: 12 + 5 = 17.", False),
     ("4", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", True),
     ("11", "So x = 4.\n\nCheck: 2(4) + 3 = 11, as required.", False),
+    # ... whoever checks, with a word between ("We can even check", "you can verify"), in parentheses too
+    ("6", "So the width is $w = 6$.\n\nWe can quickly verify that $6 \\cdot 9 = 54$.", True),
+    ("54", "So the width is $w = 6$.\n\nWe can quickly verify that $6 \\cdot 9 = 54$.", False),
+    ("6", "So the width is $w = 6$.\n\n(You can check that $6 + 6 + 9 + 9 = 30$.)", True),
+    ("30", "So the width is $w = 6$.\n\n(You can check that $6 + 6 + 9 + 9 = 30$.)", False),
+    # a closing that says what it sees is no check: its value is read
+    ("54", "So the width is $w = 6$.\n\nWe can see that the area is $54$.", True),
     # "name \approx value" states the value; "exact \approx decimal" the exact one
     ("3.14", r"The area is $A \approx 3.14$.", True),
     ("7", "### Final Answer\nThe total number of apples is 7.", True),
@@ -487,6 +501,55 @@ EQUIVALENCES = [
     # an unordered list for all solutions, an ordered tuple
     ("(1, 2)", "The answer is $(2, 1)$.", False),
     ("1, 2", "The answer is $2, 1$.", True),
+    # a box per part holding one tuple each, the text between them aside
+    ("(2, 4), (0, 1)", "$$\\boxed{(2, 4)} \\text{ in case (i), and } \\boxed{(0, 1)}$$", True),
+    ("(2, 4), (0, 2)", "$$\\boxed{(2, 4)} \\text{ in case (i), and } \\boxed{(0, 1)}$$", False),
+    ("(2, 4), (0, 1)", "Checking, $\\boxed{(0, 1)}$.", False),
+    # a tuple of names given its values, then more values
+    ("(2, 7), (7, 2)", boxed(r"(a, b) = (2, 7) \text{ or } (7, 2)"), True),
+    ("(2, 7), (7, 3)", boxed(r"(a, b) = (2, 7) \text{ or } (7, 2)"), False),
+    # a gt naming its values with names of several letters
+    ("PQ=6,RS=9", boxed("6, 9"), True),
+    ("PQ=6,RS=9", boxed("6, 8"), False),
+    # semicolons separating tuple items, list items, or groups of named values
+    ("(1;-3;5),(2;0;0)", boxed("(2, 0, 0), (1, -3, 5)"), True),
+    ("(1;-3;5),(2;0;0)", boxed("(2, 0, 0), (1, 3, 5)"), False),
+    ("4;-1;9", boxed(r"\{-1, 4, 9\}"), True),
+    ("4;-1;9", boxed(r"\{-1, 4, 8\}"), False),
+    ("a=3,b=1;a=1,b=3", boxed("(3,1),(1,3)"), True),
+    ("a=3,b=1;a=1,b=3", boxed("(1,1),(1,3)"), False),
+    # an equation chain on both sides: the value each states last
+    ("y = 9", boxed("y = 4 + 5 = 9"), True),
+    ("y = 9", boxed("y = 4 + 5 = 8"), False),
+    ("t = 3 \\cdot 2 = 6", boxed("t = 2 + 4 = 6"), True),
+    ("y = 2/5", boxed(r"y = 4 / 10 = 2/5 \approx 0.4"), True),
+    ("x=3, y=4", boxed("x=4, y=3"), False),
+    # a range of a function's values
+    ("-1<g(t)<2", boxed("(-1,2)"), True),
+    ("-1<g(t)<2", boxed("[-1,2)"), False),
+    # a gt whose spacing command runs into the next name (its spaces stripped)
+    (r"a_{1}=\frac{1}{2},\quada_{2}=3", boxed(r"3, \frac12"), True),
+    (r"a_{1}=\frac{1}{2},\quada_{2}=3", boxed(r"3, \frac13"), False),
+]
+
+# Numbers as other conventions write them: a decimal comma (never where it could separate thousands), digit
+# groups separated by `,\!` (Indian grouping too), a mixed number written with a space.
+NUMBER_FORMS = [
+    ("2.75", boxed("2,75"), True),
+    ("2,75", boxed("2.75"), True),
+    ("0,125", boxed("0.125"), True),
+    ("2.75", boxed("2,76"), False),
+    ("275", boxed("2,75"), False),
+    ("2.750", boxed("2,750"), False),
+    ("2750", boxed("2,750"), True),
+    ("0,125", boxed("125"), False),
+    (r"12,\!34,\!567", boxed("1234567"), True),
+    ("1234567", boxed(r"12,\!34,\!567"), True),
+    (r"12,\!34,\!567", boxed("1234568"), False),
+    ("7 1/4", boxed("7.25"), True),
+    ("7.25", boxed("7 1/4"), True),
+    ("7.25", boxed("71/4"), False),
+    ("7 1/4", boxed("7.5"), False),
 ]
 
 # Settled without sympy too (the symbolic path costs a worker and milliseconds): braces around a whole answer
@@ -516,7 +579,7 @@ MORE_FAST_CASES = [
 ]
 
 
-@pytest.mark.parametrize("gt, response, expected", CASES + FORMS + CLOSINGS + EQUIVALENCES + MORE_FAST_CASES)
+@pytest.mark.parametrize("gt, response, expected", CASES + FORMS + CLOSINGS + EQUIVALENCES + NUMBER_FORMS + MORE_FAST_CASES)
 def test_table(gt, response, expected):
     g = grade(response, gt)
     assert g.correct is expected, g

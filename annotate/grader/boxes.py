@@ -67,6 +67,8 @@ def joined_boxes(text: str, content: str, end: int) -> str:
     are one answer, "1, 2"."""
     contents = [content]
     line_start = text.rfind("\n", 0, end - len(content)) + 1
+    if text.count("\\boxed", line_start, end) + text.count("\\fbox", line_start, end) < 2:
+        return content  # the line holds this box only
     starts = list(BOX_RE.finditer(text, line_start, end))[:-1]
     cursor = end - len(content) - 1
     for m in reversed(starts):
@@ -88,7 +90,10 @@ def joined_boxes(text: str, content: str, end: int) -> str:
 
 def unclosed_box(text: str) -> str | None:
     """The content of a `\\boxed{` left open at the end of text, if it is whole."""
-    starts = [m.end() for m in BOX_RE.finditer(text, max(0, len(text) - _MAX_UNCLOSED - 16))]
+    tail_start = max(0, len(text) - _MAX_UNCLOSED - 16)
+    if text.find("\\boxed", tail_start) < 0 and text.find("\\fbox", tail_start) < 0:
+        return None  # (the common case, told by a substring search)
+    starts = [m.end() for m in BOX_RE.finditer(text, tail_start)]
     if not starts:
         return None
     j = starts[-1]

@@ -14,6 +14,7 @@ import re
 from annotate.grader import vocabulary as v
 from annotate.grader.mathtext import (
     INLINE_MATH_RE,
+    JOIN_GAP_RE,
     MATH_RE,
     NAME_RE,
     NUMBER_RE,
@@ -48,29 +49,52 @@ _NUMBER_WORD_RE = re.compile(
     rf"|{v.words_pattern(v.NUMBER_WORDS)}))\b",
     re.I,
 )
+_NO_VALUE_LAST_WORDS = tuple({phrase.split()[-1] for phrase in v.NO_VALUE_PHRASES})
 _NO_VALUE_RE = re.compile(rf"\b({v.words_pattern(v.NO_VALUE_PHRASES)})[\s.!*$]*$", re.I)
 # A closing sentence that asks or sets the problem rather than answering it.
 _QUESTION_START_RE = re.compile(rf"^\W*{v.words_pattern(v.TASK_WORDS)}\b", re.I)
 _PROBLEM_LABEL_RE = re.compile(rf"^\W*{v.words_pattern(v.PROBLEM_LABELS)}\s*\d*\s*[:.]", re.I)
 _RESULT_RE = re.compile(rf"\b{v.words_pattern(v.RESULT_WORDS)}\b|=\s*-?\d[\d,.]*\W*$", re.I)
-_CHECK_RE = re.compile(rf"^\W*{v.words_pattern(v.CHECK_OPENERS)}\b", re.I)
+_CHECK_RE = re.compile(rf"^\W*(?:{v.words_pattern(v.CHECK_SUBJECTS)}\s+(?:[a-z]+\s+)?)?{v.words_pattern(v.CHECK_VERBS)}\b", re.I)
 _LABEL_RE = re.compile(rf"^{v.words_pattern(v.LABEL_WORDS)}\b(?:\s*\d+)?\W*$", re.I)
 _NEGATION_RE = re.compile(rf"\b{v.words_pattern(v.NEGATION_WORDS)}\b|n't\b|\\neq?(?![A-Za-z])|≠", re.I)
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*$\\])")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
-_BOLD_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*])")
+# Sentence breaks: white space after . ! or ? (before what opens a sentence). Each match starts at the
+# punctuation, which stays with the sentence before it (`_split_sentences`): a scan for the punctuation is
+# faster than a look-behind tried at every position.
+_SENTENCE_SPLIT_RE = re.compile(r"[.!?]\s+(?=[A-Z*$\\])")
+_SENTENCE_END_RE = re.compile(r"[.!?]\s+")
+_BOLD_SENTENCE_SPLIT_RE = re.compile(r"[.!?]\s+(?=[A-Z*])")
 # A clause that justifies the answer stated before it: "x = 3, since $3^2 = 9$", "..., where $r = 6$".
 # Lower case only: a sentence that opens with "Since ..." states its answer after the clause.
 _JUSTIFICATION_RE = re.compile(rf",?\s+{v.words_pattern(v.JUSTIFICATION_WORDS)}\b")
-# A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3".
-_ORDINAL_CONTEXT_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}\s*\(?$", re.I)
+# A number that labels a part of the solution rather than stating a value: "step 2", "part (b) 3". The word
+# is looked for where it must end (before white space and an opening parenthesis), in a window its length.
+_ORDINAL_WORD_RE = re.compile(rf"\b{v.words_pattern(v.ORDINAL_WORDS)}$", re.I)
+_ORDINAL_CHARS = max(map(len, v.ORDINAL_WORDS))
 _LETTER_START_RE = re.compile(r"[A-Za-z]")
+_MATH_HINT_RE = re.compile(r"\d|\\|\$|[=^]")
+_STATED_AFTER_RE = re.compile(r"\d|\$|\\\(|\\\[|```")
+# "x = " right before a value in plain text: a name given the value.
+_ASSIGNED_RE = re.compile(r"(?<![\w\\])([A-Za-z])\s*=\s*$")
+_PARAGRAPH_BREAK_RE = re.compile(r"\n[ \t]*\n")
+
+
+def _split_sentences(breaks: re.Pattern, text: str) -> list[str]:
+    """text split at its sentence breaks (matches of `breaks`), each sentence with its closing punctuation."""
+    pieces, start = [], 0
+    for m in breaks.finditer(text):
+        pieces.append(text[start : m.start() + 1])
+        start = m.end()
+    pieces.append(text[start:])
+    return pieces
 
 
 def closing_text(text: str) -> str | None:
     """The last paragraph that holds a digit or math, code removed; None when it asks a question."""
-    tail = _CODE_RE.sub("\n\n", text[-_CLOSING_CHARS * 2 :])
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", tail) if p.strip()]
+    tail = text[-_CLOSING_CHARS * 2 :]
+    if "```" in tail:
+        tail = _CODE_RE.sub("\n\n", tail)
+    paragraphs = [p for p in _PARAGRAPH_BREAK_RE.split(tail) if p.strip()]
     for skipped, paragraph in enumerate(reversed(paragraphs)):
         if _CHECK_RE.match(paragraph) and skipped < 2:
             continue  # "Check: 2(4) + 3 = 11": a verification restates the problem's numbers, not the answer
@@ -79,7 +103,7 @@ def closing_text(text: str) -> str | None:
             if _asks(paragraph):
                 return None
             # "The answer is not 5.", "x cannot be 3": a negated value is no answer.
-            kept = [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if not _negated(s)]
+            kept = [s for s in _split_sentences(_SENTENCE_SPLIT_RE, paragraph) if not _negated(s)]
             return " ".join(kept) or None
         if skipped >= 2 or len(paragraph) > 300:
             return None
@@ -96,7 +120,7 @@ def _negated(sentence: str) -> bool:
 def _asks(paragraph: str) -> bool:
     """Whether a paragraph poses a problem rather than answers it (a question, a restated task)."""
     plain = INLINE_MATH_RE.sub("M", paragraph).strip()
-    sentences = [s for s in _SENTENCE_END_RE.split(plain) if s.strip()]
+    sentences = [s for s in _split_sentences(_SENTENCE_END_RE, plain) if s.strip()]
     if not sentences:
         return False
     last = sentences[-1].rstrip("*_ ")
@@ -107,7 +131,7 @@ def _asks(paragraph: str) -> bool:
 
 def _final_clause(closing: str) -> str:
     """The closing text without its last sentence's trailing justification ("..., since $k^2 = 9$.")."""
-    sentences = _SENTENCE_SPLIT_RE.split(closing.strip())
+    sentences = _split_sentences(_SENTENCE_SPLIT_RE, closing.strip())
     sentences[-1] = _JUSTIFICATION_RE.split(sentences[-1], maxsplit=1)[0]
     return " ".join(sentences)
 
@@ -127,8 +151,17 @@ def _number_after_math(closing: str, segments: list[tuple[int, int, str]]) -> st
     after = valued[-1][0] if valued else sentence_start
     plain = MATH_RE.sub(lambda m: " " * len(m.group(0)), closing[after:]).replace("**", "  ")
     numbers = [m for m in NUMBER_RE.finditer(plain) if not _LETTER_START_RE.match(plain[m.end() : m.end() + 1])
-               and not _ORDINAL_CONTEXT_RE.search(plain[: m.start()])]
+               and not _after_ordinal(plain, m.start())]
     return numbers[-1].group(0).replace(",", "") if numbers else None
+
+
+def _after_ordinal(text: str, end: int) -> bool:
+    """Whether a word naming a part of the solution ("step", "part (") comes right before text[end]."""
+    if end > 0 and text[end - 1] == "(":
+        end -= 1
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    return _ORDINAL_WORD_RE.search(text, max(0, end - _ORDINAL_CHARS), end) is not None
 
 
 def _counts_a_thing(text: str, start: int, end: int) -> bool:
@@ -174,11 +207,15 @@ def last_math(closing: str) -> str | None:
 
 def last_number(closing: str) -> str | None:
     """The last plain value of the closing text, passing over one that counts the thing named after it when
-    the sentence states another ("2^99 trees with 100 nodes" -> 2^99)."""
+    the sentence states another ("2^99 trees with 100 nodes" -> 2^99); values of one unknown joined at the
+    end ("x = 2 or x = -3", as "$x = 2$ or $x = -3$" in math) are read together: "2, -3"."""
     plain = closing.replace("**", "  ")
     numbers = list(NUMBER_RE.finditer(plain))
     if not numbers:
         return None
+    joined = _joined_assignments(plain, numbers)
+    if joined is not None:
+        return joined
     splits = list(_SENTENCE_SPLIT_RE.finditer(plain))
     sentence_start = splits[-1].end() if splits else 0
     last = numbers[-1]
@@ -189,8 +226,25 @@ def last_number(closing: str) -> str | None:
     return last.group(0).replace(",", "")
 
 
+def _joined_assignments(plain: str, numbers: list[re.Match]) -> str | None:
+    """"x = 2 or x = -3" ending the text: the values of the trailing run of one name's assignments, joined
+    only by ",", "and", "or"; None unless there are two or more and nothing but punctuation follows."""
+    if plain[numbers[-1].end() :].strip(" \t\n.!;*"):
+        return None
+    values, name, end = [], None, None
+    for m in reversed(numbers):
+        assigned = _ASSIGNED_RE.search(plain, max(0, m.start() - 16), m.start())
+        if assigned is None or name is not None and assigned.group(1) != name:
+            break
+        if end is not None and not JOIN_GAP_RE.fullmatch(plain[m.end() : end]):
+            break
+        name, end = assigned.group(1), assigned.start()
+        values.insert(0, m.group(0).replace(",", ""))
+    return ", ".join(values) if len(values) > 1 else None
+
+
 def bold_answer(closing: str) -> str | None:
-    last_sentence = _BOLD_SENTENCE_SPLIT_RE.split(closing.strip())[-1]
+    last_sentence = _split_sentences(_BOLD_SENTENCE_SPLIT_RE, closing.strip())[-1]
     for m in reversed(list(_BOLD_RE.finditer(last_sentence))):
         if m.group(1).rstrip().endswith(":") or last_sentence[m.end() :].lstrip().startswith(":"):
             continue  # a label ("**Step 4:**", "**Answer**:"), not an answer
@@ -203,18 +257,20 @@ def bold_answer(closing: str) -> str | None:
             if value:
                 return value
             continue
-        if re.search(r"\d|\\|\$|[=^]", answer) or len(answer.split()) <= 3:
+        if _MATH_HINT_RE.search(answer) or len(answer.split()) <= 3:
             return value_of(strip_delimiters(answer)) if "=" in answer else strip_delimiters(answer)
     return None
 
 
 def program_output(text: str) -> str | None:
     tail = text[-TAIL_CHARS:]
+    if "```output" not in tail:
+        return None
     blocks = list(_OUTPUT_RE.finditer(tail))
     if not blocks:
         return None
     after = tail[blocks[-1].end() :]
-    if re.search(r"\d|\$|\\\(|\\\[|```", after):
+    if _STATED_AFTER_RE.search(after):
         return None  # something is stated after the output: the later rules read it
     # "Three trucks will be needed.": a count stated in words after the output is the answer.
     words = [m for m in _NUMBER_WORD_RE.finditer(after) if not (m.group(1) and m.group(2).lower() == "one")]
@@ -228,7 +284,13 @@ def program_output(text: str) -> str | None:
 
 def no_value(text: str) -> str | None:
     """"... so the limit does not exist.": a final sentence that says there is no value gives that answer."""
-    m = _NO_VALUE_RE.search(text[-80:].rstrip())
+    end = text[-80:].rstrip()
+    core = end.rstrip(".!*$ ")
+    while core and (core[-1].isspace() or core[-1] in ".!*$"):
+        core = core[:-1]
+    if core.isascii() and not core.lower().endswith(_NO_VALUE_LAST_WORDS):
+        return None  # (a phrase ends the text: its last word first, the cheap test)
+    m = _NO_VALUE_RE.search(end)
     return v.NO_VALUE_PHRASES[" ".join(m.group(1).lower().split())] if m else None
 
 

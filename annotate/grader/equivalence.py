@@ -3,15 +3,16 @@
 `decide(pred, gt, symbolic)` compares two extracted answers, both normalised (annotate/grader/normalize.py).
 The answer checks look at the whole answers; then the sides are read ("x = 5" and "x \\in [1, 2]" give
 their value; an equation whose left side is an expression, `f(1) = 23` or `45 - 21 = 24`, states its
-right side against a bare gt, but not `2x = 10` or `x^2 - 4 = 0`, equations to solve; `f(t) = 2t` is
-`f(x) = 2x` with its variable renamed), and the item checks walk the two sides (or, through the
-"structure" check, the items of a tuple, interval, set, list, `\\pm`, union or matrix; "inequality" reads
-`a \\le x < b` as the interval it describes). Each check returns True or False when it decides and None
-to pass the case on:
+right side against a bare gt, but not `2x = 10` or `x^2 - 4 = 0`, equations to solve; "x = 5+5+1 = 11", a
+chain, states its last side against "x = 11"; `f(t) = 2t` is `f(x) = 2x` with its variable renamed), and
+the item checks walk the two sides (or, through the "structure" check, the items of a tuple, interval,
+set, list, `\\pm`, union or matrix, separated by commas or, where none is, by semicolons; "inequality"
+reads `a \\le x < b` or `0 < f(x) < 1` as the interval it describes). Each check returns True or False
+when it decides and None to pass the case on:
 
     answer checks   string, words, choice, nonexistence
-    item checks     string, number, inequality, structure, malformed, text, primes, kind, unknowns, base,
-                    infinity, relation, symbols, numeric, symbolic
+    item checks     string, number, decimal_comma, inequality, structure, malformed, text, primes, kind,
+                    unknowns, base, infinity, relation, symbols, numeric, symbolic
 
 Everything before "symbolic" runs in this process in microseconds without sympy: exact rationals
 (annotate/grader/numbers.py) and a small LaTeX evaluator (annotate/grader/numeric.py), which also decides
@@ -57,7 +58,7 @@ class NeedSymbolic(Exception):
 _MATRIX_RE = re.compile(r"^\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
 _ROW_BREAK = re.compile(r"\\\\")
 # What any structure needs: a separator, a bracket or \pm / \cup / \begin.
-_STRUCTURE_HINT = re.compile(r"[,(\[{]|\\pm|\\cup|\\begin")
+_STRUCTURE_HINT = re.compile(r"[,;(\[{]|\\pm|\\cup|\\begin")
 
 
 def structure(s: str) -> tuple[str, list]:
@@ -78,11 +79,15 @@ def structure(s: str) -> tuple[str, list]:
     unions = split_top(s, "\\cup")
     if len(unions) > 1:
         return "union", unions
+    # A semicolon outside brackets separates answers, each of which may be a comma list ("p=5,q=2;p=7,q=2").
+    groups = split_top(s, ";") if ";" in s else [s]
+    if len(groups) > 1 and all(groups):
+        return "list", groups
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
-        items = split_top(s[1:-1], ",")
+        items = _items(s[1:-1])
         if len(items) > 1 and all(items) and (enclosed(s, s[0], s[-1]) or enclosed("(" + s[1:-1] + ")", "(", ")")):
             return "interval", [s[0] + s[-1], items]
-    items = split_top(s, ",")
+    items = _items(s)
     if len(items) > 1 and all(items):
         return "list", items
     if items and items[0].count("\\pm") == 1 or s.startswith("\\pm"):
@@ -94,12 +99,19 @@ def structure(s: str) -> tuple[str, list]:
     return "atom", [s]
 
 
+def _items(s: str) -> list[str]:
+    """The items of a tuple or list: separated by commas, or by semicolons where no comma is ("(0;-2;6)")."""
+    items = split_top(s, ",")
+    return split_top(s, ";") if len(items) == 1 and ";" in s else items
+
+
 # ---------------------------------------------------------------- the sides of a comparison
 
 _GREEK_NAMES = "|".join(sorted(v.GREEK, key=len, reverse=True))
 # "x = 5", "\theta = \frac{\pi}{2}", "f(x) = ...", "x \in [1, 2]": a variable named on the left.
 _VAR_EQ = re.compile(
-    rf"^\s*(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?(?:\([A-Za-z]\))?\s*(?:=(?!=)|\\in(?![A-Za-z]))\s*(.+)$", re.S
+    rf"^\s*(?:(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?(?:\([A-Za-z]\))?|\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])+\s*\))"
+    r"\s*(?:=(?!=)|\\in(?![A-Za-z]))\s*(.+)$", re.S
 )
 # The left side of "name = value" in a gt: a name, not an expression (no digits outside subscripts,
 # no + or -), e.g. k, |AB|, A:B, f(x), (p,q), V_{1}:V_{2}, \frac{NO}{BO}.
@@ -118,7 +130,8 @@ _INEQUALITY_PATTERN = r"\\(?:ne|lt|gt|leq|geq)(?![A-Za-z])|[<>](?!=)"
 _INEQUALITY_HINT_RE = re.compile(_INEQUALITY_PATTERN)
 _INCREASING = ("<", "\\lt", "\\leq")
 _FLIPPED = {"<": ">", "\\lt": ">", "\\leq": "\\geq", ">": "<", "\\gt": "<", "\\geq": "\\leq", "\\ne": "\\ne"}
-_VARIABLE_RE = re.compile(rf"^(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?$")
+# An unknown, or a function's value f(x): what an inequality bounds.
+_VARIABLE_RE = re.compile(rf"^(?:[A-Za-z]|\\(?:{_GREEK_NAMES}))(?:_\{{?\w+\}}?)?(?:\([A-Za-z]\))?$")
 
 
 def _name_value(s: str) -> str | None:
@@ -178,8 +191,10 @@ def _sides(p: str, g: str) -> tuple[str, str]:
         return (_stated_value(p) if not _RELATION_RE.search(g) else p), g
     if "=" not in p and _name_value(g) is not None:
         return p, _name_value(g)
-    if "=" in p and p.split("=")[0].strip() == g.split("=")[0].strip() and g.count("=") == 1:
-        return p.partition("=")[2].strip(), g.partition("=")[2].strip()
+    if ("=" in p and p.split("=")[0].strip() == g.split("=")[0].strip()
+            and (g.count("=") == 1 or not top_level(p, ",") and not top_level(g, ","))):
+        # One name on both sides: its values; a chain "x = 5+5+1 = 11" states its last side.
+        return _stated_value(p.partition("=")[2].strip()), _stated_value(g.partition("=")[2].strip())
     fp, fg = _FUNCTION_EQ.match(p), _FUNCTION_EQ.match(g)
     if fp and fg and fp.group(1) == fg.group(1) and fp.group(2) != fg.group(2) and fg.group(2) not in symbols(fp.group(3)):
         # f(t) = 2t + 1 and f(x) = 2x + 1: one function, its variable named differently.
@@ -199,6 +214,11 @@ class Profile:
     rel_tol: Fraction = REL_TOL  # relative difference allowed when either side is a rounded decimal
     tolerate_exact: bool = False  # rel_tol also between two exact numbers or closed forms (10001 vs 10000)
     percent_scale: bool = False  # a number also equals 100x and 1/100x the gt (0.05 and 500 vs 5)
+
+    def __hash__(self) -> int:
+        # By name: the generated hash of every field costs microseconds (a Fraction's hash takes a modular
+        # inverse), and the verdict caches hash the profile on every call. Equal profiles share a name.
+        return hash(self.name)
 
 
 @dataclass
@@ -361,7 +381,7 @@ def same_structure(c: Case) -> tuple[bool, str] | None:
             if len(items_p) != len(named_g):
                 return False, "structure"
             return _all_equal(c, items_p, list(named_g.values()))
-        items_p, items_g = [strip_var(x) for x in items_p], [strip_var(x) for x in items_g]
+        items_p, items_g = [_item_value(x, False) for x in items_p], [_item_value(x, True) for x in items_g]
         if kg == "interval":
             # A gt tuple is ordered: "x = 2, y = 1" is not (1, 2).
             if len(items_p) != len(items_g):
@@ -375,6 +395,14 @@ def same_structure(c: Case) -> tuple[bool, str] | None:
         # unless what settles atoms without sympy (different unknowns) settles it.
         return None
     return False, "structure"
+
+
+def _item_value(item: str, gt: bool) -> str:
+    """An item of a list: "x = 1" gives 1; in a gt, so does any name the gt gives a value ("AB=4,CD=5" against
+    "4, 5"). An item that is a list itself ("p=5,q=2" of "p=5,q=2;p=7,q=2") is compared whole."""
+    if top_level(item, ","):
+        return item
+    return (_name_value(item) if gt else None) or strip_var(item)
 
 
 def _all_equal(c: Case, ps: list[str], gs: list[str]) -> tuple[bool, str]:
@@ -460,6 +488,21 @@ def as_interval(s: str) -> tuple[str, str] | None:
 
 def _closed_form(s: str) -> bool:
     return bool(s) and not _has_free_symbol(s)
+
+
+_DECIMAL_COMMA_RE = re.compile(r"^[+-]?\d+,\d+$", re.ASCII)
+_DECIMAL_POINT_RE = re.compile(r"^[+-]?\d*\.\d+$", re.ASCII)
+
+
+def same_decimal_comma(c: Case) -> tuple[bool, str] | None:
+    """A decimal comma (1000,99; 0,111) against a number written with a decimal point compares as that decimal.
+    A comma that can separate thousands (1,234) is read as such by "number"; a point is needed on the other
+    side, so "1,5" against 15 or against a list stays a list."""
+    for a, b in ((c.p, c.g), (c.g, c.p)):
+        if _DECIMAL_POINT_RE.match(b) and _DECIMAL_COMMA_RE.match(a) and to_number(a) is None:
+            point = a.replace(",", ".")
+            return compare(c.on(point, b) if a is c.p else c.on(b, point))
+    return None
 
 
 def same_solution_set(c: Case) -> tuple[bool, str] | None:
@@ -608,6 +651,7 @@ CHECKS: dict[str, Check] = {
     "choice": same_choice,
     "nonexistence": same_nonexistence,
     "number": same_number,
+    "decimal_comma": same_decimal_comma,
     "inequality": same_solution_set,
     "structure": same_structure,
     "malformed": well_formed,
@@ -626,7 +670,7 @@ CHECKS: dict[str, Check] = {
 DEFAULT = Profile(
     "default",
     answer_checks=("string", "words", "choice", "nonexistence"),
-    item_checks=("string", "number", "inequality", "structure", "malformed", "text", "primes", "kind", "unknowns", "base", "infinity",
+    item_checks=("string", "number", "decimal_comma", "inequality", "structure", "malformed", "text", "primes", "kind", "unknowns", "base", "infinity",
                  "relation", "symbols", "numeric", "symbolic"),
 )
 

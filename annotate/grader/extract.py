@@ -37,12 +37,13 @@ answer, so labeling and evaluation can count verdicts per form. `FINDERS` is the
    right-hand side of the last `=` or `\\equiv`, before any `\\approx`), "$x = 2$ and $x = 3$" gives
    "2, 3", and a bare name ("the value of $x$") yields to an earlier expression that holds a value.
 9. ``last_number``: the last value of the closing text (the Qwen2.5-Math harness's fallback; a value in
-   plain text such as 2√3, 12π or 2^99 included). In rules 8 and 9, a value that counts the thing named
-   after it in a phrase setting a condition ("2^99 trees with 100 nodes", "each of the 4 friends") yields
-   to the value the sentence states.
+   plain text such as 2√3, 12π or 2^99 included; "x = 2 or x = -3" at the end gives "2, -3"). In rules 8
+   and 9, a value that counts the thing named after it in a phrase setting a condition ("2^99 trees with
+   100 nodes", "each of the 4 friends") yields to the value the sentence states.
 
 The closing text is the last paragraph of the response that holds a digit or math (code blocks
-removed; up to two trailing paragraphs of pleasantries are stepped over; sentences with a negation,
+removed; up to two trailing paragraphs of pleasantries or of checking ("Check: ...", "We can verify that
+...") are stepped over; sentences with a negation,
 "x cannot be 5", dropped). Rules 5-9 find nothing when that text is a question ("... ?") or restates
 the task ("Find ...", "Problem: ..."), or when the response stops mid-sentence or mid-formula ("... and
 then we multiply by"). Before anything, a chat template's next turn (`<|im_start|>`, `<|im_end|>`) and a
@@ -77,7 +78,7 @@ from annotate.grader.closing import (
     program_output,
 )
 from annotate.grader.mathtext import JOIN_GAP_RE, mask_currency, math_segments, strip_delimiters
-from annotate.grader.statements import STATEMENT_RULES, before_continuation, statements
+from annotate.grader.statements import STATEMENT_RULES, before_continuation, latest_statement
 
 # The rules an Extraction can name, in order of precedence; "none" is recorded when no rule finds an answer.
 RULES = ("boxed", "boxed_unclosed", *STATEMENT_RULES, "no_value", "bold", "program_output", "last_math", "last_number")
@@ -96,9 +97,10 @@ class Extraction:
 
 
 class Reading:
-    """A response as the finders read it: each view (the last box, the statements, the closing text) is
-    computed once, when a finder first asks for it. A boxed answer needs only `raw` and the box: the views
-    the later finders read (money told from math, statements, the closing text) are never computed for it."""
+    """A response as the finders read it: the last box at once (every extraction reports it), each other view
+    (the statements, the closing text) once, when a finder first asks for it. A boxed answer needs only `raw`
+    and the box: the views the later finders read (money told from math, statements, the closing text) are
+    never computed for it."""
 
     _UNSET = object()
 
@@ -106,7 +108,11 @@ class Reading:
         self.raw = before_continuation(response)
         self.rules = rules
         self.tail_start = max(0, len(self.raw) - TAIL_CHARS)
-        self._text = self._box = self._statements = self._dangling = self._closing = Reading._UNSET
+        # The last box: every extraction reports whether there is one.
+        self.box: tuple[str, int] | None = last_boxed_span(self.raw)
+        # A closed box decides before any statement (the boxed rule is on and a box was found).
+        self.boxes_first = self.box is not None and "boxed" in rules
+        self._text = self._statement = self._dangling = self._closing = Reading._UNSET
 
     @property
     def text(self) -> str:
@@ -118,33 +124,25 @@ class Reading:
         return self._text
 
     @property
-    def box(self) -> tuple[str, int] | None:
-        if self._box is Reading._UNSET:
-            self._box = last_boxed_span(self.raw)
-        return self._box
+    def statement(self) -> tuple[str, str] | None:
+        """(rule, answer) of the statement written last that the finders may take (positions in the text)."""
+        if self._statement is Reading._UNSET:
+            self._statement = self._find_statement()
+        return self._statement
 
-    @property
-    def boxes_first(self) -> bool:
-        """A closed box decides before any statement (the boxed rule is on and a box was found)."""
-        return self.box is not None and "boxed" in self.rules
-
-    @property
-    def statements(self) -> list[tuple[int, str, str]]:
-        """(position, rule, answer) of the statements the finders may take, positions in the text."""
-        if self._statements is Reading._UNSET:
-            self._statements = [s for s in self._find_statements() if s[1] in self.rules]
-        return self._statements
-
-    def _find_statements(self) -> list[tuple[int, str, str]]:
+    def _find_statement(self) -> tuple[str, str] | None:
+        rules = self.rules
         if self.boxes_first:
             start = max(self.box[1], self.tail_start)
             after = self.raw[start:]
             if "final" not in after.lower():
-                return []  # every statement that overrides a box says "final"
+                return None  # every statement that overrides a box says "final"
             after = mask_currency(after)
-            return [(start + at, rule, answer) for at, rule, answer in statements(after)
-                    if rule in _FINAL_RULES or rule == "answer_line" and "final" in after[at:][:40].lower()]
-        return [(self.tail_start + at, rule, answer) for at, rule, answer in statements(self.text[self.tail_start :])]
+            found = latest_statement(after, lambda at, rule: rule in rules and (
+                rule in _FINAL_RULES or rule == "answer_line" and "final" in after[at : at + 40].lower()))
+        else:
+            found = latest_statement(self.text[self.tail_start :], lambda at, rule: rule in rules)
+        return (found[1], found[2]) if found else None
 
     @property
     def dangling(self) -> bool:
@@ -160,19 +158,12 @@ class Reading:
         return self._closing
 
 
-def _latest_statement(r: Reading) -> tuple[str, str] | None:
-    if not r.statements:
-        return None
-    _, rule, answer = max(r.statements, key=lambda s: s[0])
-    return rule, answer
-
-
 def _find_final_after_box(r: Reading) -> tuple[str, str] | None:
-    return _latest_statement(r) if r.boxes_first else None
+    return r.statement if r.boxes_first else None
 
 
 def _find_boxed_unclosed(r: Reading) -> tuple[str, str] | None:
-    if r.box is not None and "\\boxed" not in r.raw[r.box[1] :] and "\\fbox" not in r.raw[r.box[1] :]:
+    if r.box is not None and r.raw.find("\\boxed", r.box[1]) < 0 and r.raw.find("\\fbox", r.box[1]) < 0:
         return None  # the last box is the closed one
     answer = unclosed_box(r.raw)
     return ("boxed_unclosed", answer) if answer is not None else None
@@ -186,7 +177,7 @@ def _find_boxed(r: Reading) -> tuple[str, str] | None:
 
 
 def _find_statement(r: Reading) -> tuple[str, str] | None:
-    return _latest_statement(r)
+    return r.statement
 
 
 def _closing_finder(rule: str, find: Callable[[str], str | None]) -> Callable[[Reading], tuple[str, str] | None]:
@@ -224,16 +215,21 @@ FINDERS: tuple[tuple[str, tuple[str, ...], Finder], ...] = (
 )
 
 
-def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
-    """The final answer of a response and the rule that read it: the first of FINDERS (among `rules`) that
-    finds one."""
+@lru_cache(maxsize=64)
+def _finders(rules: tuple[str, ...]) -> tuple[Finder, ...]:
+    """The finders that may record one of `rules`, in FINDERS' order."""
     unknown = set(rules) - set(RULES)
     if unknown:
         raise ValueError(f"unknown extraction rule(s) {sorted(unknown)}; expected some of {', '.join(RULES)}")
+    return tuple(find for _, produces, find in FINDERS if any(rule in rules for rule in produces))
+
+
+def extract(response: str, rules: tuple[str, ...] = RULES) -> Extraction:
+    """The final answer of a response and the rule that read it: the first of FINDERS (among `rules`) that
+    finds one."""
+    finders = _finders(RULES) if rules is RULES else _finders(tuple(rules))
     reading = Reading(response, rules)
-    for _, produces, find in FINDERS:
-        if not any(rule in rules for rule in produces):
-            continue
+    for find in finders:
         found = find(reading)
         if found is not None:
             return Extraction(found[1], found[0], reading.box is not None)

@@ -62,10 +62,11 @@ class Grade:
 
 
 def _parts(response: str, answer: str, gt: str) -> str:
-    """A question in parts, answered in a box per part: a gt list of k answers against the last box alone is
-    compared with the last k boxes ("(a) \\boxed{5} ... (b) \\boxed{7}" against "5, 7")."""
+    """A question in parts, answered in a box per part: a gt list of k answers against the last box alone, which
+    holds one answer of the gt's kind, is compared with the last k boxes ("(a) \\boxed{5} ... (b) \\boxed{7}"
+    against "5, 7"; "\\boxed{(3, 3)} for part (a) and \\boxed{(1, 1)}" against "(3, 3), (1, 1)")."""
     kind, items = structure(clean(gt))
-    if kind != "list" or structure(clean(answer))[0] != "atom":
+    if kind != "list" or structure(clean(answer))[0] != structure(items[-1])[0]:
         return answer
     found = boxes(response)
     return ", ".join(found[-len(items) :]) if len(found) >= len(items) else answer
@@ -122,10 +123,12 @@ def grade(response: str, gt: str, timeout: float = DEFAULT_TIMEOUT, truncated: b
     `truncated`: the response was cut by the token limit, so implicit rules do not earn a correct verdict.
     """
     # The process's symbolic worker starts on the first call, so that it is ready when a case needs it.
-    pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
+    if not workers.single_pool_started() and workers.can_fork_workers():
+        workers.single_pool(timeout)
     fast = _fast(response, gt, truncated, profile)
     if isinstance(fast, Grade):
         return fast
+    pool = workers.single_pool(timeout) if workers.can_fork_workers() else None
     return next(_finish([(0, fast)], pool, profile))
 
 

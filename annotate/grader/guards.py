@@ -28,6 +28,8 @@ MAX_DEPTH = 40
 _LONG_NUMBER = re.compile(rf"\d{{{MAX_DIGITS},}}")
 _EXPONENT = re.compile(r"\^\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\d+|[A-Za-z])")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGITS = re.compile(r"\d+")
 _FACTORIAL = re.compile(r"(\S)\s*!")
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 # 9^9^9: a power tower written without braces.
@@ -50,11 +52,11 @@ def check_size(s: str) -> None:
         raise TooBig("power tower")
     for m in _EXPONENT.finditer(s):
         exponent = m.group(1)
-        if "^" in exponent and not re.search(r"[A-Za-z]", _COMMAND.sub("", exponent)):
+        if "^" in exponent and not _LETTER.search(_COMMAND.sub("", exponent)):
             raise TooBig("power tower")
         if "!" in exponent:
             raise TooBig("factorial exponent")
-        for digits in re.findall(r"\d+", exponent):
+        for digits in _DIGITS.findall(exponent):
             if int(digits) > MAX_EXPONENT:
                 raise TooBig("exponent")
     for m in _FACTORIAL.finditer(s):

@@ -14,13 +14,17 @@ from annotate.grader import vocabulary as v
 from annotate.grader.scan import top_level
 
 DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+# Every alternative opens with a literal "$" or "\\" (an inline "$" checks what stands before it once taken):
+# the regex engine then skips plain text by a scan for those two characters, faster than a look-ahead tried at
+# each position. Inline math runs to the first "$" not escaped, read as runs of other characters and escaped
+# dollars (a run is one step of the engine, where a lazy repeat of characters is one per character). The groups
+# hold the math; an environment's is the whole match.
 MATH_RE = re.compile(
-    # (the look-ahead lets the scan pass over plain text without trying each alternative)
-    r"(?=[$\\])(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)((?:\\\$|[^$])+?)(?<!\\)\$"
-    r"|(\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}))",
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(?<![\\$]\$)(?!\$)([^$]+(?:(?<=\\)\$[^$]*)*)(?<!\\)\$"
+    r"|\\begin\{(?:align|equation|gather|eqnarray)\*?\}.+?\\end\{(?:align|equation|gather|eqnarray)\*?\}",
     re.S,
 )
-INLINE_MATH_RE = re.compile(r"(?=[$\\])(?:\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\])", re.S)
+INLINE_MATH_RE = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]", re.S)
 # A display environment of aligned rows: its last row states the result.
 _ROWS_RE = re.compile(r"^\\begin\{(align|aligned|equation|gather|eqnarray|split)\*?\}(.*)\\end\{\1\*?\}$", re.S)
 _ROW_SPLIT_RE = re.compile(r"\\\\(?:\[[^\]]*\])?")
@@ -29,11 +33,16 @@ _ROW_LABEL_RE = re.compile(r"\\(?:nonumber|notag)\b|\\(?:label|tag)\{[^{}]*\}")
 # fraction a/b) with what plain text writes after it: 2√3, 12π, 2^99, 2^{10}, 5!.
 _NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+(?:\.\d+)?)?"
 NUMBER_RE = re.compile(
-    r"(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
+    # (the look-ahead: a value starts with a digit, a minus sign or √, so other places are passed over at once)
+    r"(?=[-\d√])(?<![\w^_.\\:{])(?:\d{1,2}:\d{2}(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
     rf"|(?:{_NUMBER}|√\s*\d+(?:\.\d+)?)(?:\s*[*×·]?\s*(?:√\s*\d+|π|\\pi\b)|\^\{{?-?\d+\}}?|!)*)(?![\w.:]\d)"
 )
-_PROSE_WORD_RE = re.compile(r"\b[a-z]{3,}\b")
-_MONEY_HINT_RE = re.compile(r"(?<![\\$])\$\d")
+# A word of three lower-case letters or more (\b[a-z]{3,}\b), its first letter taken before the look-behind so
+# that the engine skips to letters by a scan.
+_PROSE_WORD_RE = re.compile(r"[a-z](?<!\w[a-z])[a-z]{2,}(?!\w)")
+# A dollar sign before a digit (one not escaped and not part of `$$` is checked by the caller): the scan
+# looks for "$" alone, which is fast.
+_MONEY_HINT_RE = re.compile(r"\$\d")
 # LaTeX commands, with the argument of those whose argument is a name or words (environments, text).
 COMMAND_WITH_NAME = re.compile(rf"\\{v.words_pattern(v.WORD_COMMANDS | {'begin', 'end'})}\s*\{{[^{{}}]*\}}|\\[A-Za-z]+")
 _COMMAND_ARG_RE = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})?")
@@ -45,6 +54,8 @@ _APPROX_RE = re.compile(r"\\approx|≈")
 _EQUIV_RE = re.compile(r"\\equiv(?![A-Za-z])")
 _MOD_RE = re.compile(r"\\p?mod\s*\{?\s*\w+\s*\}?\s*\)?\s*$")
 _PROSE_HINT_RE = re.compile(r"\d|[=^\\]")
+# A closing `$` / `$$` that is not an escaped dollar sign.
+_UNESCAPED = {right: re.compile(r"(?<!\\)" + re.escape(right)) for left, right in DELIMS if right.startswith("$")}
 
 
 def strip_delimiters(s: str) -> str:
@@ -64,7 +75,8 @@ def find_close(text: str, right: str) -> int:
     """Index of the first `right` in text that is not an escaped dollar (`\\$` is a literal dollar sign)."""
     if not right.startswith("$"):
         return text.find(right)
-    m = re.search(r"(?<!\\)" + re.escape(right), text)
+    pattern = _UNESCAPED.get(right) or re.compile(r"(?<!\\)" + re.escape(right))
+    m = pattern.search(text)
     return m.start() if m else -1
 
 
@@ -72,8 +84,7 @@ def find_close(text: str, right: str) -> int:
 def math_segments(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of each math expression in text, in order (remembered: the finders ask for the
     segments of one closing text several times)."""
-    return [(m.start(), m.end(), _last_row(next(g for g in m.groups() if g is not None).strip()))
-            for m in MATH_RE.finditer(text)]
+    return [(m.start(), m.end(), _last_row(m.group(m.lastindex or 0).strip())) for m in MATH_RE.finditer(text)]
 
 
 def _last_row(math: str) -> str:
@@ -120,6 +131,8 @@ def joined_values(text: str, segments: list[tuple[int, int, str]]) -> str | None
 
 def leading_list(text: str) -> str | None:
     """The values of the expressions text opens with when several are joined by ",", "and", "or"."""
+    if text.count("$") < 4 and "\\(" not in text and "\\[" not in text and "\\begin" not in text:
+        return None  # fewer delimiters than two expressions take
     segments = math_segments(text)
     if not segments or segments[0][0] != 0:
         return None
@@ -149,17 +162,20 @@ def mask_currency(text: str, start: int = 0) -> str:
     where no math is open (a paragraph break)."""
     money: list[int] = []
     dollars, counted = 0, start
+    escaped = "\\$" in text
     for hint in _MONEY_HINT_RE.finditer(text, start):
         at = hint.start()
+        if at > 0 and text[at - 1] in "\\$":
+            continue
         # An even count of dollars before it (`$$` counts twice; money found so far does not) opens math.
-        dollars += text.count("$", counted, at) - text.count("\\$", counted, at)
+        dollars += text.count("$", counted, at) - (text.count("\\$", counted, at) if escaped else 0)
         counted = at
         if (dollars - len(money)) % 2:
             continue
         close = _next_dollar(text, at + 1)
-        content = text[at + 1 : close] if close >= 0 else ""
-        if (close < 0 or text[close + 1 : close + 2].isdigit() or content[-1:].isspace()
-                or len(_PROSE_WORD_RE.findall(_COMMAND_ARG_RE.sub(" ", content))) >= 2):
+        # (what it would enclose is cut out only where two words fit in it: most math is shorter)
+        if (close < 0 or text[close + 1 : close + 2].isdigit() or text[close - 1].isspace()
+                or close - at > _TWO_WORDS_CHARS and _two_prose_words(text[at + 1 : close])):
             money.append(at)
     if not money:
         return text
@@ -167,6 +183,20 @@ def mask_currency(text: str, start: int = 0) -> str:
     for at in money:
         chars[at] = " "
     return "".join(chars)
+
+
+# Two words of three letters and a space between them: the shortest text that holds two words of prose.
+_TWO_WORDS_CHARS = 7
+
+
+def _two_prose_words(content: str) -> bool:
+    """Whether two words of prose stand in `content` outside LaTeX commands and their arguments."""
+    if len(content) < _TWO_WORDS_CHARS:
+        return False
+    if "\\" in content:
+        content = _COMMAND_ARG_RE.sub(" ", content)
+    first = _PROSE_WORD_RE.search(content)
+    return first is not None and _PROSE_WORD_RE.search(content, first.end()) is not None
 
 
 def _next_dollar(text: str, start: int) -> int:

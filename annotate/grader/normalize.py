@@ -21,6 +21,11 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{(.*)\}", re.S)
 # Spacing (not the `\\` row break of a matrix, hence the look-behind) and bracket sizes.
 _SPACES = re.compile(r"(?<!\\)(?:" + "|".join(re.escape(s) for s in v.SPACING_SYMBOLS) + ")|"
                      + v.commands_pattern(v.SPACING_COMMANDS))
+_DISPLAY_DELIMS = re.compile(r"\\[\[\]()]")
+_THIN_COMMA = re.compile(r",\\!\s*")
+_DIGIT_GROUP = re.compile(r"(?<=\d),\\!\s*(?=\d)")
+# `,\quadx_{2}=`: a spacing command run into the next name, as in gts whose spaces were stripped.
+_GLUED_SPACING = re.compile(r"\\q?quad(?=[A-Za-z])")
 _SIZES = re.compile(v.commands_pattern(v.SIZE_COMMANDS) + r"\.?")
 _SYNONYMS = re.compile(r"\\(" + "|".join(sorted(v.SYNONYMS, key=len, reverse=True)) + r")(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
@@ -124,14 +129,18 @@ def clean(s: str) -> str:
     s = _unbrace(unwrap_boxes(s))
     if _PLAIN_NUMBER.fullmatch(s):
         return s  # most answers: nothing to remove
-    s = re.sub(r"\\[\[\]()]", "", s) if s.startswith(("\\[", "\\(")) else s
+    s = _DISPLAY_DELIMS.sub("", s) if s.startswith(("\\[", "\\(")) else s
     if "\\approx" in s:
         s = _approximate(s)
     s = plain_math(s)
     if "$" in s:
         s = _INNER_DOLLAR.sub(" ", s)  # "12 $ and $ 13": math broken into pieces, one answer
     if "\\" in s or "~" in s:
-        s = re.sub(r",\\!\s*", ",", s)  # 32,\!349: a thousands separator, not a list
+        # 32,\!349 and 56,\!01,\!78,\!95,\!760: a comma with its space taken back separates digit groups
+        # (of three or, as Indian grouping writes them, two), never the items of a list.
+        s = _DIGIT_GROUP.sub("", s)
+        s = _THIN_COMMA.sub(",", s)
+        s = _GLUED_SPACING.sub(" ", s)
         s = _SPACES.sub(" ", s)
         s = _SIZES.sub("", s)
         s = _SYNONYMS.sub(lambda m: "\\" + v.SYNONYMS[m.group(1)], s)

@@ -22,12 +22,15 @@ from annotate.grader.vocabulary import NUMBER_WORDS, TENS_WORDS
 # The relative difference allowed when either side is a rounded decimal.
 REL_TOL = Fraction(1, 10**6)
 
-_DEC = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+"
+# A thousands separator follows one to three digits that do not start with 0 ("0,111" is no thousand).
+_DEC = r"(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+"
 _NUM_RE = re.compile(
     rf"^(?P<sign>[+-]?)(?P<m>{_DEC})(?:(?:e|E)(?P<e>[+-]?\d+)|(?:\\times|\\cdot|\*|x)10\^(?:\{{(?P<e2>[+-]?\d+)\}}|(?P<e3>\d)))?"
     r"(?P<pct>%)?$", re.ASCII)
 _POW10_RE = re.compile(r"^(?P<sign>[+-]?)10\^(?:\{(?P<e>[+-]?\d+)\}|(?P<e1>\d))(?P<pct>%)?$", re.ASCII)
 _FRAC_RE = re.compile(r"^(?P<sign>[+-]?)(?P<whole>\d+)?\\frac(?:\{(?P<a>[^{}]+)\}|(?P<a1>\d))(?:\{(?P<b>[^{}]+)\}|(?P<b1>\d))$", re.ASCII)
+# "3128 1/2": a whole number and a proper fraction written apart, as plain text writes a mixed number.
+_MIXED_RE = re.compile(r"^(?P<sign>[+-]?)(?P<whole>\d+) +(?P<a>\d+)/(?P<b>\d+)$", re.ASCII)
 _SLASH_RE = re.compile(r"^(?P<a>[+-]?[\d.]+)/(?P<b>[+-]?[\d.]+)$", re.ASCII)
 _WORD_NUMBER_RE = re.compile(
     rf"^(?:({'|'.join(TENS_WORDS)})(?:[- ]({'|'.join(NUMBER_WORDS[1:10])}))?|({'|'.join(NUMBER_WORDS)}))$"
@@ -71,6 +74,14 @@ def to_number(text: str) -> Num | None:
     if ", " in text:
         # "32, 349" is a list of two numbers; a thousands separator has no space after it.
         return None
+    if " " in text:
+        m = _MIXED_RE.match(text.strip())
+        if m:
+            a, b = int(m.group("a")), int(m.group("b"))
+            if not 0 < a < b or len(m.group("whole")) > MAX_DIGITS:
+                return None
+            value = int(m.group("whole")) + Fraction(a, b)
+            return Num(-value if m.group("sign") == "-" else value, False)
     s = text.replace(" ", "")
     if len(s) > MAX_DIGITS + 20:
         return None

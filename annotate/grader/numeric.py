@@ -34,6 +34,11 @@ MAX_FACTORIAL = 170
 
 _SPACED_LETTERS = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s+(?=[A-Za-z](?![A-Za-z]))")
 _TOKEN = re.compile(r"\s*(?:((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+(?![\d.]))?)|(\\[A-Za-z]+)|([A-Za-z])|(\S))", re.ASCII)
+_ONE_DIGIT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
+_ASCII_DIGITS = re.compile(r"\d+", re.ASCII)
+_SMALL_POWER = re.compile(r"[1-9]")
+_SUBSCRIPT_PART = re.compile(r"[A-Za-z0-9]+", re.ASCII)
 # The functions of vocabulary.FUNCTIONS this evaluator computes (and \\log, in a base, below).
 _FUNCS = {
     "\\sin": cmath.sin, "\\cos": cmath.cos, "\\tan": cmath.tan, "\\arcsin": cmath.asin,
@@ -187,7 +192,7 @@ class _Parser:
 
     def atom_exponent(self) -> complex:
         tok = self.take()
-        if re.fullmatch(r"\d", tok):
+        if _ONE_DIGIT.fullmatch(tok):
             return complex(int(tok))
         if _is_letter(tok):
             return self.variable(tok)
@@ -212,7 +217,7 @@ class _Parser:
         if self.peek() == "{":
             return self.group()
         tok = self.take()
-        if re.fullmatch(r"\d+", tok):
+        if _DIGITS.fullmatch(tok):
             # \frac12: each argument is one digit.
             if len(tok) > 1:
                 self.t[self.i - 1 : self.i] = [tok[0], tok[1:]]
@@ -256,7 +261,7 @@ class _Parser:
                 self.take("[")
                 index_tok = self.take()
                 self.take("]")
-                if not re.fullmatch(r"\d+", index_tok, re.ASCII) or int(index_tok) < 2:
+                if not _ASCII_DIGITS.fullmatch(index_tok) or int(index_tok) < 2:
                     raise Unsupported("root index")
                 index = int(index_tok)
             arg = self.digit_or_group()
@@ -294,7 +299,7 @@ class _Parser:
                 exponent = self.take()
                 if braced:
                     self.take("}")
-                if not re.fullmatch(r"[1-9]", exponent):
+                if not _SMALL_POWER.fullmatch(exponent):
                     raise Unsupported("power of a function")
                 power = int(exponent)
             return _FUNCS[tok](self.function_argument()) ** power
@@ -357,7 +362,7 @@ class _Parser:
                 while self.peek() != "}":
                     parts.append(self.take())
                 self.take("}")
-            if not parts or not all(re.fullmatch(r"[A-Za-z0-9]+", p, re.ASCII) for p in parts):
+            if not parts or not all(_SUBSCRIPT_PART.fullmatch(p) for p in parts):
                 raise Unsupported("subscript")
             if len(parts) == 1 and len(parts[0]) > 1 and self.t[self.i - 1] != "}":
                 raise Unsupported("x_12 is x_1 times 2 in LaTeX")

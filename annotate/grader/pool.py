@@ -201,6 +201,11 @@ def single_pool(timeout: float) -> SymbolicPool:
     return _single
 
 
+def single_pool_started() -> bool:
+    """Whether this process's one-worker pool exists (`single_pool` was called)."""
+    return _single is not None
+
+
 def can_fork_workers() -> bool:
     # A daemonic process (e.g. a multiprocessing.Pool worker) may not start children.
     return not mp.current_process().daemon

@@ -3,12 +3,14 @@
 after it (math, the value the words open with, or the value a sentence states); and where a base model's
 continuation or a chat template's next turn begins.
 
-    python -c "from annotate.grader.statements import statements; print(statements('So the answer is 36 cubes.'))"
+    python -c "from annotate.grader.statements import latest_statement; print(latest_statement('So the answer is 36 cubes.'))"
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 
 from annotate.grader import vocabulary as v
 from annotate.grader.boxes import BOX_RE
@@ -30,25 +32,53 @@ from annotate.grader.scan import outside_groups
 
 STATEMENT_RULES = ("minerva", "final_answer_is", "answer_is", "gsm8k_hash", "answer_line", "prm800k")
 _MINERVA_RE = re.compile(r"final\s+answer\s+is\s*:?\s*(.{1,400}?)\s*\.?\s*I\s+hope\s+it\s+is\s+correct", re.I | re.S)
-# Answer phrases, found at their keyword (answer, result, option, choice, 答案): (rule, what must come right
-# before the keyword, what must follow from it). Anchoring each phrase at its keyword lets one pass of a
-# keyword search replace case-insensitive scans of the whole tail, which cost more than the rest of extraction.
+# Answer phrases, found at their keyword (answer, result, option, choice, 答案) (_PHRASES below). Anchoring each
+# phrase at its keyword lets one pass of a keyword search replace case-insensitive scans of the whole tail,
+# which cost more than the rest of extraction.
 _FOLLOW = r"(?:\s+(?:to|for|of)\b[^.\n$]{0,80}?)?\s*"
+# What comes before a phrase's keyword is looked for in this many characters before it.
+_LEAD_CHARS = 30
+_LINE_OPENING = r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"
+
+
+def _after_words(*words: str) -> tuple[re.Pattern, Callable[[str], bool]]:
+    """One of `words` right before the keyword ("the answer", "so the answer"), and a test on the characters
+    before it (ASCII, lower case) that fails wherever the pattern cannot match: a suffix test costs less than
+    the pattern's search from each of those characters."""
+    return re.compile(rf"\b{v.words_pattern(words)}\s+$", re.I), lambda before: before.rstrip().endswith(words)
+
+
+def _opens_line(before: str) -> bool:
+    """Whether _LINE_OPENING can match at the end of `before`: what it allows after its break stripped, a line
+    break was stripped with it, or punctuation ends what is left, or nothing is left."""
+    kept = before.rstrip(" \t*_#>\n\r\f\v\x1c\x1d\x1e\x1f")
+    return not kept or kept[-1] in ":.!?" or "\n" in before[len(kept) :]
+
+
+# (rule, what must come right before the keyword, a test that fails where that cannot match (None: always
+# run the pattern), what must follow from the keyword, the keywords it can start with).
 _PHRASES = (
-    ("final_answer_is", re.compile(r"\bfinal\s+$", re.I),
-     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I)),
-    ("answer_is", re.compile(r"\b(?:the|my|our|correct|so|thus|hence|therefore,?)\s+$", re.I),
-     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
-    ("answer_is", re.compile(r"\bcorrect\s+$", re.I), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I)),
-    ("answer_is", re.compile(r"(?:最终)?$"), re.compile(r"答案(?:是|为)\s*[:：]?")),
+    ("final_answer_is", *_after_words("final"),
+     re.compile(rf"(?:answer|result)s?{_FOLLOW}(?:is|are|was|would\s+be|:|=)\s*:?", re.I), ("answer", "result")),
+    ("answer_is", *_after_words("the", "my", "our", "correct", "so", "thus", "hence", "therefore", "therefore,"),
+     re.compile(rf"answers?(?:\s+choice)?{_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I), ("answer",)),
+    ("answer_is", *_after_words("correct"), re.compile(rf"(?:option|choice){_FOLLOW}(?:is|are|would\s+be|=)\s*:?", re.I),
+     ("option", "choice")),
+    ("answer_is", re.compile(r"(?:最终)?$"), None, re.compile(r"答案(?:是|为)\s*[:：]?"), ("答案",)),
     # "Answer is X" opening a line or a sentence (a step of a worked answer): no article before it.
-    ("answer_is", re.compile(r"(?:^|\n|[:.!?]\s)[ \t*_#>]*$"), re.compile(r"answer\s+(?:is|=)\s*:?", re.I)),
+    ("answer_is", re.compile(_LINE_OPENING), _opens_line, re.compile(r"answer\s+(?:is|=)\s*:?", re.I), ("answer",)),
 )
+# The phrases that can start at each keyword, in _PHRASES' order.
+_PHRASES_AT = {word: tuple((rule, before, may_lead, follows) for rule, before, may_lead, follows, words in _PHRASES
+                           if word in words)
+               for word in ("answer", "result", "option", "choice", "答案")}
 # "check if the answer is 5": a hypothesis, not a statement.
-_CONDITIONAL_RE = re.compile(r"\b(?:if|whether)\s+$", re.I)
-_KEYWORDS = ("answer", "result", "option", "choice", "答案")
+_CONDITIONAL_RE, _MAY_BE_CONDITIONAL = _after_words("if", "whether")
+_CONDITIONAL_CHARS = 12
+_KEYWORDS = tuple(_PHRASES_AT)
 _CONTINUATION_RE = re.compile(rf"\n[ \t]*{v.words_pattern(v.CONTINUATION_LABELS)}[ \t]*[:：]")
 _CHAT_TOKEN_RE = re.compile("|".join(re.escape(t) for t in v.CHAT_TOKENS))
+_CHAT_TOKEN_STARTS = tuple({t[:2] for t in v.CHAT_TOKENS})  # a substring test first: "<|"
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(\S[^\n]*?)[ \t]*$", re.M)
 _ANSWER_LINE_RE = re.compile(r"^[\s#>*_]*(?:(?i:final\s+answer|answer)|A)[\s*_]*[:：][\s*_]*(\S.*)$")
 _HEADING_RE = re.compile(r"^[ \t]*(#*)[ \t*_]*((?i:final\s+answer|answer))[ \t*_:]*$", re.M)
@@ -59,6 +89,8 @@ _LEAD_WORD = r"\\[A-Za-z]+|[A-Za-z]{2,}"
 _VALUE_HINT_RE = re.compile(r"\d|\\(?!text|mbox|mathrm)[A-Za-z]")
 # A verdict, a promise of an answer to come, or an answer not yet known, rather than an answer.
 _NOT_AN_ANSWER_RE = re.compile(rf"^{v.words_pattern(v.VERDICT_WORDS)}(?!\w)", re.I)
+_LEADING_BREAK_RE = re.compile(r"^\n\s*")
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 _SENTENCE_RE = re.compile(r"(.+?)(?:\.(?=\s|$|\*)|。|\n|$)", re.S)
 
 
@@ -111,7 +143,7 @@ def _stated_answer(s: str) -> str | None:
 def _statement_answer(tail: str) -> str | None:
     """The answer stated right after an answer phrase: leading math whole, else the sentence's answer."""
     tail = tail.lstrip(" \t*_")
-    tail = re.sub(r"^\n\s*", "", tail)  # "The answer is:\n\n$42$"
+    tail = _LEADING_BREAK_RE.sub("", tail)  # "The answer is:\n\n$42$"
     box = BOX_RE.match(tail.lstrip("$\\[( "))
     if box is not None or tail.startswith(("$\\boxed", "\\[\\boxed", "\\(\\boxed")):
         return None  # a box written right after the phrase is read by the boxed rule
@@ -130,69 +162,114 @@ def _statement_answer(tail: str) -> str | None:
     return _stated_answer(m.group(1)) if m else None
 
 
-def keywords(text: str) -> list[int]:
-    """Start indices of the answer phrases' keywords in text (any case), in order: a substring search per
-    keyword costs less than one regex scan for all of them."""
+def keywords(text: str) -> list[tuple[int, str]]:
+    """(start index, keyword) of the answer phrases' keywords in text (any case), in order: a substring search
+    per keyword costs less than one regex scan for all of them."""
     lower = text.lower()
     found = []
     for word in _KEYWORDS:
         at = lower.find(word)
         while at >= 0:
-            found.append(at)
+            found.append((at, word))
             at = lower.find(word, at + 1)
     return sorted(found)
 
 
-def _phrases(text: str, keyword_starts: list[int]):
+def _phrases(text: str, keyword_starts: list[tuple[int, str]]):
     """(start, end, rule) of each answer phrase of text, the last first."""
-    for k in reversed(keyword_starts):
-        for rule, before, follows in _PHRASES:
+    for k, word in reversed(keyword_starts):
+        window = text[max(0, k - _LEAD_CHARS) : k]
+        # (the tests compare ASCII letters: other text may match the case-blind patterns otherwise)
+        window = window.lower() if window.isascii() else ""
+        for rule, before, may_lead, follows in _PHRASES_AT[word]:
+            if window and may_lead is not None and not may_lead(window):
+                continue
             body = follows.match(text, k)
             if body is None:
                 continue
-            lead = before.search(text, max(0, k - 30), k)
+            lead = before.search(text, max(0, k - _LEAD_CHARS), k)
             if lead is not None:
                 yield lead.start(), body.end(), rule
 
 
-def statements(text: str) -> list[tuple[int, str, str]]:
-    """(position, rule, answer) of the answer statements of text: of each kind, the last one."""
-    found: list[tuple[int, str, str]] = []
+def latest_statement(text: str, keep: Callable[[int, str], bool] = lambda at, rule: True) -> tuple[int, str, str] | None:
+    """(position, rule, answer) of the answer statement written last in text, among those `keep` accepts:
+    the places are found first, then their answers are read from the last place backwards until one states
+    an answer, so that statements written before it are never read (at one place, the kinds in the order
+    Minerva's closing, phrases, `####`, answer lines)."""
+    places = _places(text)
+    for at, rule, answer_of in sorted(places, key=lambda place: -place[0]):  # stable: ties keep their order
+        if keep(at, rule):
+            answer = answer_of()
+            if answer:
+                return at, rule, answer
+    return None
+
+
+def _places(text: str) -> list[tuple[int, str, Callable[[], str | None]]]:
+    """(position, rule, how to read its answer) of every place that may hold an answer statement."""
+    places: list[tuple[int, str, Callable[[], str | None]]] = []
     minerva_spans = []
     hope = text.rfind("hope")
     if hope >= 0:
         # Minerva's closing ends the response: look for it before its last "I hope it is correct" only.
-        for m in _MINERVA_RE.finditer(text, max(0, hope - 600), hope + 40):
+        start, end = max(0, hope - 600), hope + 40
+        # Its match opens with "final": in ASCII text, where case-blind matching adds no other spelling, the
+        # search starts at the first one.
+        window = text[start:end]
+        first = window.lower().find("final") if window.isascii() else 0
+        for m in _MINERVA_RE.finditer(text, start + first, end) if first >= 0 else ():
             minerva_spans.append((m.start(), m.end()))
-            answer = strip_delimiters(m.group(1).strip().replace("**", ""))
-            if answer and not _NOT_AN_ANSWER_RE.match(answer):
-                found.append((m.start(), "minerva", answer))
-
+            places.append((m.start(), "minerva", partial(_minerva_answer, m.group(1))))
     starts = keywords(text)
-    done: set[str] = set()
     for start, end, rule in _phrases(text, starts):
-        # The last phrase of each kind that states an answer: not inside a Minerva closing, not a hypothesis.
-        if rule in done or any(a <= start < b for a, b in minerva_spans):
+        # Not inside a Minerva closing, not a hypothesis.
+        if minerva_spans and any(a <= start < b for a, b in minerva_spans) or _conditional(text, start):
             continue
-        if _CONDITIONAL_RE.search(text, max(0, start - 12), start):
-            continue
-        answer = _statement_answer(text[end:])
-        if answer:
-            found.append((start, rule, answer))
-            done.add(rule)
+        places.append((start, rule, partial(_answer_after, text, end)))
     if "####" in text:
         for m in _HASH_RE.finditer(text):
-            answer = strip_delimiters(m.group(1)).strip()
-            if answer and not re.search(r"[A-Za-z]{3,}", COMMAND_WITH_NAME.sub("", answer)):
-                found.append((m.start(), "gsm8k_hash", answer))
-    found.extend(_answer_lines(text, starts))
-    return found
+            places.append((m.start(), "gsm8k_hash", partial(_hash_answer, m.group(1))))
+    places.extend(_answer_lines(text, starts))
+    return places
+
+
+def _conditional(text: str, start: int) -> bool:
+    """Whether "if" or "whether" comes right before text[start] (tested on ASCII text first, as phrases are)."""
+    window = text[max(0, start - _CONDITIONAL_CHARS) : start]
+    if window.isascii() and not _MAY_BE_CONDITIONAL(window.lower()):
+        return False
+    return _CONDITIONAL_RE.search(text, max(0, start - _CONDITIONAL_CHARS), start) is not None
+
+
+def _minerva_answer(said: str) -> str | None:
+    answer = strip_delimiters(said.strip().replace("**", ""))
+    return answer if answer and not _NOT_AN_ANSWER_RE.match(answer) else None
+
+
+def _answer_after(text: str, end: int) -> str | None:
+    return _statement_answer(text[end:])
+
+
+def _hash_answer(said: str) -> str | None:
+    answer = strip_delimiters(said).strip()
+    return answer if answer and not _WORD_RE.search(COMMAND_WITH_NAME.sub("", answer)) else None
 
 
 def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     """(start, line) of the last n lines of text that hold more than white space."""
     found: list[tuple[int, str]] = []
     end = len(text)
+    # The last few lines at once; the rest line by line where blank lines leave fewer than n.
+    pieces = text.rsplit("\n", 2 * n)
+    for piece in reversed(pieces[1:]):
+        start = end - len(piece)
+        if piece.strip():
+            found.append((start, piece))
+            if len(found) == n:
+                return found[::-1]
+        end = start - 1
+    found.reverse()
     while end > 0 and len(found) < n:
         start = text.rfind("\n", 0, end) + 1
         if text[start:end].strip():
@@ -201,32 +278,34 @@ def _last_lines(text: str, n: int) -> list[tuple[int, str]]:
     return found
 
 
-def _answer_lines(text: str, keyword_starts: list[int]) -> list[tuple[int, str, str]]:
+def _answer_lines(text: str, keyword_starts: list[tuple[int, str]]) -> list[tuple[int, str, Callable[[], str | None]]]:
     """"Answer: X" on one of the last lines, and "Final Answer" / "# Answer" heading lines (found at their
     keywords) followed by X."""
     found = []
     for start, line in _last_lines(text, 3):
-        m = _ANSWER_LINE_RE.match(line)
+        m = _ANSWER_LINE_RE.match(line) if ":" in line or "：" in line else None
         if m:
-            answer = _line_answer(m.group(1))
-            if answer:
-                found.append((start, "answer_line", answer))
-    lines = sorted({text.rfind("\n", 0, k) + 1 for k in keyword_starts})
+            found.append((start, "answer_line", partial(_line_answer, m.group(1))))
+    # A heading holds only marks after its word "answer": in ASCII text, where no other spelling of the word
+    # matches it case-blind, a line is tried only where that is so at one of its keywords.
+    ascii = text.isascii()
+    lines = sorted({text.rfind("\n", 0, k) + 1 for k, word in keyword_starts
+                    if not ascii or word == "answer" and not text[k + 6 : _line_end(text, k)].strip(" \t*_:")})
     for m in (_HEADING_RE.match(text, start, _line_end(text, start)) for start in lines):
         if m is None:
             continue
-        rest = text[m.end() :].strip()
-        if not rest:
-            continue
-        # The answer is the next paragraph (a display may span lines), at most a few lines long.
-        block = _PARAGRAPH_BREAK_RE.split(rest, maxsplit=1)[0]
-        if block.count("\n") > 4:
-            continue
-        answer = _line_answer(block)
-        if answer:
-            rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
-            found.append((m.start(), rule, answer))
+        rule = "prm800k" if m.group(1) == "#" and m.group(2).lower() == "answer" else "answer_line"
+        found.append((m.start(), rule, partial(_heading_answer, text, m.end())))
     return found
+
+
+def _heading_answer(text: str, end: int) -> str | None:
+    rest = text[end:].strip()
+    if not rest:
+        return None
+    # The answer is the next paragraph (a display may span lines), at most a few lines long.
+    block = _PARAGRAPH_BREAK_RE.split(rest, maxsplit=1)[0]
+    return None if block.count("\n") > 4 else _line_answer(block)
 
 
 def _line_end(text: str, start: int) -> int:
@@ -244,10 +323,10 @@ def _line_answer(s: str) -> str | None:
 def before_continuation(text: str) -> str:
     """The response up to the next problem or turn a base model went on to write after answering: a chat
     template's next turn ends the response wherever it comes; a "Question:" line, once an answer was given."""
-    chat = _CHAT_TOKEN_RE.search(text)
+    chat = _CHAT_TOKEN_RE.search(text) if any(start in text for start in _CHAT_TOKEN_STARTS) else None
     if chat is not None and text[: chat.start()].strip():
         text = text[: chat.start()]
-    marker = _CONTINUATION_RE.search(text)
+    marker = _CONTINUATION_RE.search(text) if ":" in text or "：" in text else None  # a label ends with a colon
     if marker is None:
         return text
     first_box = BOX_RE.search(text)

@@ -95,13 +95,12 @@ DANGLING_WORDS = ("and", "or", "but", "the", "a", "an", "of", "to", "by", "is", 
                   "because", "than", "give", "gives", "equal", "equals", "let", "multiply", "divide", "add",
                   "subtract")
 DANGLING_COMMANDS = ("times", "cdot", "frac", "sqrt", "left", "div", "pm")
-# A closing paragraph that verifies the answer restates the problem's numbers.
-CHECK_OPENERS = ("check", "checking", "verify", "verifying", "verification", "sanity check", "double check",
-                 "double-check", "let's check", "let us check", "let me check", "let's verify", "let us verify",
-                 "let me verify", "let's double check", "let us double check", "let me double check",
-                 "let's double-check", "let us double-check", "let me double-check", "let's double verify",
-                 "let us double verify", "let me double verify", "let's double-verify", "let us double-verify",
-                 "let me double-verify")
+# A closing paragraph that verifies the answer restates the problem's numbers: it opens with a verb of
+# checking, alone ("Check: ...") or after who checks ("Let's verify", "We can even check that ...", one
+# word allowed between them).
+CHECK_VERBS = ("check", "checking", "verify", "verifying", "verification", "sanity check", "double check",
+               "double-check", "double verify", "double-verify")
+CHECK_SUBJECTS = ("let's", "let us", "let me", "we can", "you can", "one can", "we could", "you could")
 # Bold labels of a markdown answer's structure.
 LABEL_WORDS = ("step", "case", "part", "note", "method", "solution", "answer", "final answer", "explanation")
 # A number after one of these labels a part of the solution ("step 2").
