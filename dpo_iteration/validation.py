@@ -7,6 +7,8 @@ Trainer's own machinery does the rest: the accuracy is the metric that picks the
 (``metric_for_best_model``, a checkpoint saved at every validation), transformers'
 ``EarlyStoppingCallback`` stops training after ``val_patience`` validations without a new best, and
 ``load_best_model_at_end`` puts the best checkpoint's weights back before the model is saved.
+``val_start_step`` holds the validations (and so the early stop) back until the rate has decayed, so that
+the model kept is one trained at a low rate, not one that a high rate happened to leave at a good point.
 ``train_log.json`` then holds, under ``validation``, the curve, the step kept and why training ended
 (pipeline/report.py shows them).
 
@@ -43,6 +45,11 @@ class ValidationArgs:
                           "accuracy stops improving and the best checkpoint is kept; without it, no validation"},
     )
     val_steps: int = field(default=100, metadata={"help": "optimizer steps between validations"})
+    val_start_step: int = field(
+        default=0,
+        metadata={"help": "no validation, so no early stop and no checkpoint, before this optimizer step: with a "
+                          "decaying rate, the early stop then judges only models trained at a low rate"},
+    )
     val_patience: int = field(
         default=3, metadata={"help": "validations without a new best accuracy before training stops"}
     )
@@ -64,6 +71,8 @@ class ValidationArgs:
         for name in ("val_steps", "val_patience", "val_max_new_tokens", "val_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.val_start_step < 0:
+            raise ConfigError(f"val_start_step must be >= 0, got {self.val_start_step}")
         if self.val_prompt_type not in PROMPT_TYPES:
             raise ConfigError(f"val_prompt_type must be one of {PROMPT_TYPES}, got {self.val_prompt_type!r}")
         # A checkpoint at every validation, so that the best one can be loaded at the end; the latest and
@@ -105,8 +114,15 @@ class ValidationCallback(TrainerCallback):
             raise ConfigError(f"{args.val_file}: no validation problems")
         self.summary = summary
         summary.update({"val_file": args.val_file, "problems": len(self.problems), "val_steps": args.val_steps,
-                        "patience": args.val_patience, "curve": [], "best_step": None, "best_accuracy": None,
+                        "start_step": args.val_start_step, "patience": args.val_patience, "curve": [], "best_step": None, "best_accuracy": None,
                         "stopped_early": False})
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # Runs after the Trainer's own flow callback, which asked for the validation and checkpoint of
+        # every val_steps-th step: none before val_start_step.
+        if state.global_step < self.args.val_start_step:
+            control.should_evaluate = control.should_save = False
+        return control
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, processing_class=None, **kwargs):
         was_training = model.training

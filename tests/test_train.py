@@ -498,8 +498,26 @@ def test_early_stop_keeps_the_best_validation_checkpoint(data, tiny_assets, tmp_
     assert not any(p.name.startswith("checkpoint-") for p in (tmp_path / "model").iterdir())
 
 
+def test_no_validation_or_checkpoint_before_the_start_step(data, tiny_assets, tmp_path, monkeypatch):
+    """val_start_step 7 with val_steps 3: the first validation is at step 9, and the early stop counts from it."""
+    from dpo_iteration import validation
+
+    scripted = iter([0.5, 0.4, 0.3, 0.9])
+    monkeypatch.setattr(validation, "validation_accuracy", lambda model, tokenizer, problems, args: next(scripted))
+    argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_assets / "model"), "--train_file",
+            str(data / "sft.jsonl"), "--output_dir", str(tmp_path / "model"), "--seed", "1", "--max_steps", "40",
+            "--per_device_train_batch_size", "4", "--val_file", str(tiny_assets / "task" / "val.jsonl"),
+            "--val_steps", "3", "--val_patience", "2", "--val_start_step", "7"]
+    sft.main(*parse_config([training.ModelDataArgs, sft.SFTTrainConfig], argv))
+    log = json.loads((tmp_path / "model" / "train_log.json").read_text())
+    assert log["validation"]["curve"] == [[9, 0.5], [12, 0.4], [15, 0.3]]
+    assert log["validation"]["start_step"] == 7 and log["validation"]["best_step"] == 9
+    assert log["validation"]["stopped_early"] is True and log["validation"]["last_step"] == 15
+
+
 @pytest.mark.parametrize("flags, message", [(["--val_file", "/nonexistent/val.jsonl"], "val_file not found"),
-                                            (["--val_steps", "0"], "val_steps must be >= 1")])
+                                            (["--val_steps", "0"], "val_steps must be >= 1"),
+                                            (["--val_start_step", "-1"], "val_start_step must be >= 0")])
 def test_bad_validation_settings_fail_before_training(data, tiny_assets, tmp_path, flags, message):
     val = ["--val_file", str(tiny_assets / "task" / "val.jsonl")] if flags[0] != "--val_file" else []
     argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_assets / "model"), "--train_file",
