@@ -45,9 +45,13 @@ class TaskSpec:
 
 
 def _draw(rng: random.Random, spec: TaskSpec) -> tuple[str, list[str], int]:
-    """One problem: its statement, its solution steps, its answer. Left-to-right evaluation."""
+    """One problem: its statement, its solution steps, its answer.
+
+    The steps go left to right, and the statement says so: a product of a sum or difference puts it in
+    parentheses (``(4 + 3) * 2 - 5``), so the usual precedence gives the same answer.
+    """
     value = rng.randint(1, spec.max_value)
-    terms, steps = [str(value)], []
+    chain, additive, steps = str(value), False, []
     for _ in range(rng.randint(spec.min_operands, spec.max_operands) - 1):
         op = rng.choice(spec.operators)
         if op == "*":
@@ -59,9 +63,11 @@ def _draw(rng: random.Random, spec: TaskSpec) -> tuple[str, list[str], int]:
             operand = rng.randint(1, spec.max_value)
         new = value + operand if op == "+" else value - operand if op == "-" else value * operand
         steps.append(f"{value} {op} {operand} = {new}.")
-        terms += [op, str(operand)]
+        if op == "*" and additive:
+            chain = f"({chain})"
+        chain, additive = f"{chain} {op} {operand}", op != "*"
         value = new
-    return f"Compute {' '.join(terms)}.", steps, value
+    return f"Compute {chain}.", steps, value
 
 
 def solution_text(steps: list[str], answer: int) -> str:

@@ -134,6 +134,25 @@ def test_operators_limit_the_problems():
         assert all(1 <= int(t) <= 9 for t in terms[::2])
 
 
+def test_a_product_of_a_sum_is_parenthesised_and_the_statement_gives_the_answer():
+    """The steps go left to right; the statement's parentheses make the usual precedence agree with them."""
+    import ast
+
+    splits = make_splits(5, {"test": 300}, TaskSpec(operators="+-*", max_value=9, max_factor=4, max_operands=5))
+    assert any("(" in r["problem"] for r in splits["test"]) and any("*" in r["problem"] for r in splits["test"])
+
+    def value(node):  # the statement read with Python's own precedence (our text, not model output)
+        if isinstance(node, ast.Constant):
+            return node.value
+        left, right = value(node.left), value(node.right)
+        return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right}[type(node.op)]
+
+    for record in splits["test"]:
+        chain = record["problem"].removeprefix("Compute ").removesuffix(".")
+        assert value(ast.parse(chain, mode="eval").body) == int(record["gt"]), chain
+        assert "(" not in chain or "*" in chain
+
+
 def test_build_writes_a_validation_split_apart_from_every_other(tmp_path):
     build(BuildArgs(output_dir=str(tmp_path), seed=3, iterations=2, num_test=30, num_val=40, num_sft=100,
                     num_iter_prompts=30, one_line_share=0.5))
