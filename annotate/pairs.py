@@ -28,17 +28,26 @@ depend on the rest of the file), and a response whose text repeats an earlier on
                          (default 1e-4 per token: among equal rewards the shorter is chosen, so it also
                          pairs two correct answers; a penalty above 0.5 / 5,000 tokens can rank a short
                          wrong answer above a long right one)
+    reward_blind         two distinct responses drawn at random, the first drawn chosen: the rewards are
+                         never read (the original's ``random`` still orders its two responses by reward and
+                         drops ties, so it learns from the reward's sign). A control: what the loop learns
+                         without the reward (bench/demo_arms.py)
     raft                 not a pair: one correct response, drawn uniformly (rejection sampling keeps the
                          policy's own distribution over correct answers), as ``{"idx","prompt",
                          "completion","reward"}`` for SFT
+
+``--reverse_pairs`` swaps chosen and rejected in every pair (and their rewards; ``margin`` is then
+negative): a control that trains towards the worse response, which should lose accuracy if the reward
+means anything (bench/demo_arms.py).
 
 ``--drop_truncated`` first leaves out responses that hit the generation length limit (``finish_reasons``
 "length"), for every strategy. A prompt gives no pair when the two rewards (scores) are equal or when
 the two responses have the same text (two copies graded differently, e.g. after a grader timeout): both
 are counted as ``tie`` in ``stats.json`` with the other reasons (keys in annotate/stats.py).
 ``chosen_reward``/``rejected_reward`` are the rewards that ordered the pair (for
-``max_min_len_penalty``, the penalised scores, rounded to 6 decimals) and ``margin`` is their
-difference, always > 0; the original's pairs had ``prompt``, ``chosen``, ``rejected`` and ``margin``.
+``max_min_len_penalty``, the penalised scores, rounded to 6 decimals; for ``reward_blind``, the two
+rewards as they fell) and ``margin`` is their difference, > 0 except under ``reward_blind`` and
+``--reverse_pairs``; the original's pairs had ``prompt``, ``chosen``, ``rejected`` and ``margin``.
 
 Labeled files of the original recipe (``{prompt, responses, gt, rewards}``, JSON lines or one JSON
 array) are read too; without ``correct``, RAFT and the options that need correctness refuse them.
@@ -107,6 +116,11 @@ def original_random(scores: Sequence[float], rng: random.Random) -> tuple[int, i
     return 0, 1
 
 
+def reward_blind(scores: Sequence[float], rng: random.Random) -> tuple[int, int]:
+    chosen, rejected = rng.sample(range(len(scores)), 2)  # only the number of responses is read
+    return chosen, rejected
+
+
 def _draw(indices: list[int], rng: random.Random) -> int:
     return indices[0] if len(indices) == 1 else rng.choice(indices)
 
@@ -147,6 +161,7 @@ class Rule(NamedTuple):
     penalised: bool = False  # picks on reward - length_penalty * length
     penalty: float = 0.0  # default length_penalty
     unit: str = "chars"  # default length_unit
+    by_reward: bool = True  # the pair is ordered by reward and dropped on a tie; False: as picked, rewards unread
 
 
 STRATEGIES: dict[str, Rule] = {
@@ -158,6 +173,7 @@ STRATEGIES: dict[str, Rule] = {
     "max_random_lower": Rule(max_random_lower, original=False),
     "max_next_lower": Rule(max_next_lower, original=False),
     "max_min_len_penalty": Rule(max_min_drawn, original=False, penalised=True, penalty=1e-4, unit="tokens"),
+    "reward_blind": Rule(reward_blind, original=False, by_reward=False),
 }
 CHOOSE_TYPES = (*STRATEGIES, "raft")
 LENGTH_UNITS = ("tokens", "chars")
@@ -202,6 +218,9 @@ class PairsArgs:
         metadata={"help": f"the length: one of {LENGTH_UNITS} (tokens from num_tokens); default chars for "
                           "max_min_p (the original's), tokens for max_min_len_penalty"},
     )
+    reverse_pairs: bool = field(
+        default=False, metadata={"help": "swap chosen and rejected in every pair (a control: train towards the worse)"}
+    )
     stats_file: str | None = field(
         default=None, metadata={"help": "stats JSON to update (section 'pairs'); default stats.json beside the output"}
     )
@@ -217,6 +236,8 @@ class PairsArgs:
             raise ConfigError(f"length_unit must be one of {LENGTH_UNITS}, got {self.length_unit!r}")
         if self.length_penalty < 0:
             raise ConfigError(f"length_penalty must be >= 0, got {self.length_penalty}")
+        if self.reverse_pairs and self.choose_type == "raft":
+            raise ConfigError("reverse_pairs swaps the two responses of a pair; choose_type raft makes no pairs")
         if Path(self.output_file).resolve() == Path(self.dataset_name_or_path).resolve():
             raise ConfigError(f"output_file must differ from dataset_name_or_path ({self.output_file})")
 
@@ -286,15 +307,21 @@ def choose(record: dict, args: PairsArgs, stats: PairStats) -> dict | None:
         return {"idx": record["idx"], "prompt": record["prompt"], "completion": pick.text, "reward": pick.reward}
     if len(kept) < 2:
         return stats.none("fewer_than_2")
-    scores = scores_of(kept, args)
-    picked = rule.pick(scores, rng)
-    if picked is None:
-        return stats.none("tie")
-    # The original orders the two by raw reward (max_min_p too); the project's variants by their score.
-    order = [float(c.reward) for c in kept] if rule.original else scores
-    i, j = picked if order[picked[0]] >= order[picked[1]] else picked[::-1]
-    if order[i] == order[j] or kept[i].text == kept[j].text:
-        return stats.none("tie")
+    if not rule.by_reward:
+        i, j = rule.pick([0.0] * len(kept), rng)  # the rewards are not shown to it
+        order = [float(c.reward) for c in kept]
+    else:
+        scores = scores_of(kept, args)
+        picked = rule.pick(scores, rng)
+        if picked is None:
+            return stats.none("tie")
+        # The original orders the two by raw reward (max_min_p too); the project's variants by their score.
+        order = [float(c.reward) for c in kept] if rule.original else scores
+        i, j = picked if order[picked[0]] >= order[picked[1]] else picked[::-1]
+        if order[i] == order[j] or kept[i].text == kept[j].text:
+            return stats.none("tie")
+    if args.reverse_pairs:
+        i, j = j, i
     chosen, rejected = kept[i], kept[j]
     if chosen.correct is False and rejected.correct is False and args.drop_format_pairs:
         return stats.none("format_only")

@@ -9,6 +9,10 @@ The driver passes ``--model_name_or_path``, ``--train_file`` (records with ``pro
 raft records, or the warm-up's worked solutions), ``--output_dir`` and ``--seed``; everything else comes
 from the YAML config (``configs/sft/``): the fields below plus every field of TRL's SFTConfig.
 
+With ``val_file`` in the config (dpo_iteration/validation.py), training stops when greedy accuracy on
+those validation problems stops improving, and the best checkpoint is the model saved (the demo's
+warm-up: configs/sft/demo_warmup.yaml).
+
 The loss is on the completion and its eos only (``completion_only_loss`` defaults to true here: TRL
 would decide from a ``prompt`` column, which pre-tokenised data no longer has). Tokens are prompt ids +
 completion ids + one eos (``eos_token``, default the tokenizer's), each tokenised alone with no special
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from trl import SFTConfig, SFTTrainer
 
 from common.config import ConfigError, run_cli
+from common.prompts import render_prompt
 from common.records import SFT
 from dpo_iteration.training import (
     GlobalBatchArgs,
@@ -38,15 +43,18 @@ from dpo_iteration.training import (
     run_training,
     stop_at_eos,
 )
+from dpo_iteration.validation import ValidationArgs, ValidationCallback, validation_callbacks
 
 logger = logging.getLogger(__name__)
 
 @dataclass
-class SFTTrainConfig(GlobalBatchArgs, SFTConfig):
-    """TRL's SFTConfig, with its values checked before any model loads and the loss on completions."""
+class SFTTrainConfig(ValidationArgs, GlobalBatchArgs, SFTConfig):
+    """TRL's SFTConfig, with its values checked before any model loads, the loss on completions, and an
+    optional early stop on validation accuracy."""
 
     def __post_init__(self):
         check_training_config(self)
+        self.check_validation()
         if self.completion_only_loss is None:
             self.completion_only_loss = True
         if self.packing:
@@ -74,9 +82,20 @@ def build_trainer(args: ModelDataArgs, config: SFTTrainConfig) -> tuple[SFTTrain
     records = read_text_records(args.train_file, SFT, ("prompt", "completion"))
     tokenizer = load_tokenizer(args.model_name_or_path, config.eos_token)
     dataset = Dataset.from_dict(tokenize_completions(records, tokenizer))
+    validation: dict = {}
+    callbacks = validation_callbacks(config, validation)
+    eval_dataset = None
+    if callbacks:
+        # The Trainer evaluates a dataset (its loss is logged beside the accuracy): the validation problems
+        # with their worked solutions where the file has them, else with the boxed answer.
+        problems = next(c for c in callbacks if isinstance(c, ValidationCallback)).problems
+        eval_dataset = Dataset.from_dict(tokenize_completions(
+            [{"prompt": render_prompt(tokenizer, p["problem"], config.val_prompt_type),
+              "completion": p.get("solution") or f"\\boxed{{{p['gt']}}}"} for p in problems], tokenizer))
     model = load_model(args.model_name_or_path, args, config)
     stop_at_eos(model, tokenizer)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, eval_dataset=eval_dataset,
+                         processing_class=tokenizer, callbacks=callbacks)
     facts = {
         "stage": "sft",
         "model_name_or_path": args.model_name_or_path,
@@ -85,6 +104,8 @@ def build_trainer(args: ModelDataArgs, config: SFTTrainConfig) -> tuple[SFTTrain
         "completion_only_loss": config.completion_only_loss,
         "eos_token": tokenizer.eos_token,
     }
+    if callbacks:
+        facts["validation"] = validation  # filled in as training goes; written with train_log.json
     return trainer, facts
 
 

@@ -201,13 +201,33 @@ class HFEngine:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype == "auto":  # bf16 where kernels exist for it; CPU matmuls in bf16 are slow
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
-        self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, padding_side="left")
+        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(model_name_or_path, dtype=getattr(torch, dtype))
+        self._attach(model.to(self.device).eval(), tokenizer, eos_token_ids(model_name_or_path, tokenizer),
+                     batch_size, progress)
+
+    def _attach(self, model, tokenizer, eos_ids: set[int], batch_size: int, progress: bool) -> None:
+        self.tokenizer = tokenizer
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model_name_or_path, dtype=getattr(torch, dtype))
-        self.model.to(self.device).eval()
-        self.eos_ids = eos_token_ids(model_name_or_path, self.tokenizer)
+        self.model, self.eos_ids = model, eos_ids
         self.batch_size, self.progress = batch_size, progress
+
+    @classmethod
+    def from_model(cls, model, tokenizer, batch_size: int = 16, progress: bool = False) -> HFEngine:
+        """An engine over a model already in memory (a trainer's, mid-training), on the model's device.
+
+        It generates with ``model`` as it is (call ``model.eval()`` first); stops are the tokenizer's eos
+        and the model's generation config's.
+        """
+        engine = cls.__new__(cls)
+        engine.device = str(model.device)
+        stops = model.generation_config.eos_token_id
+        stops = set() if stops is None else {stops} if isinstance(stops, int) else set(stops)
+        if tokenizer.eos_token_id is not None:
+            stops.add(tokenizer.eos_token_id)
+        engine._attach(model, tokenizer, stops, batch_size, progress)
+        return engine
 
     def generate(self, prompts: list[str], sampling: SamplingSpec) -> list[list[Completion]]:
         import torch
@@ -232,7 +252,8 @@ class HFEngine:
         with tqdm(total=len(prompts), unit="prompt", desc="generate", disable=not self.progress) as bar:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                inputs = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+                inputs = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, padding_side="left",
+                                            return_tensors="pt")
                 with torch.inference_mode():
                     output = self.model.generate(
                         **inputs.to(self.device), generation_config=config,

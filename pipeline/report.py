@@ -3,8 +3,9 @@
 Reads ``iter_<i>/eval/summary.json`` (eval_math), ``iter_<i>/stats.json`` (annotate, keys in
 annotate/stats.py) and ``iter_<i>/times.tsv`` (the driver's stage timings) for i = 0..N, and the run's
 ``config.yaml`` for the prompts and token limits of sampling and evaluation (both are stated: the
-original samples up to 4096 new tokens and evaluates with 3000); an iteration not yet finished shows
-what it has. Safe to run at any time: the driver runs it after each iteration.
+original samples up to 4096 new tokens and evaluates with 3000), and the warm-up's
+``iter_0/model/train_log.json`` for its validation curve and the checkpoint it kept (when it stopped on
+validation accuracy: dpo_iteration/validation.py); an iteration not yet finished shows what it has. Safe to run at any time: the driver runs it after each iteration.
 
     python -m pipeline report runs/demo
 """
@@ -124,6 +125,25 @@ def settings_line(settings: dict[str, Any]) -> list[str]:
     return [line, ""]
 
 
+def warmup_validation(run_dir: Path) -> dict[str, Any] | None:
+    """The warm-up's validation record (curve, step kept, early stop) from its train_log.json, if any."""
+    log = read_json(iteration_dir(run_dir, 0) / "model" / "train_log.json")
+    return None if log is None else log.get("validation")
+
+
+def validation_lines(validation: dict[str, Any] | None) -> list[str]:
+    """The report's paragraph on the warm-up's early stop."""
+    if not validation or not validation.get("curve"):
+        return []
+    curve = ", ".join(f"{step}: {100 * acc:.1f}" for step, acc in validation["curve"])
+    ended = (f"stopped early at step {validation.get('last_step')} of {validation.get('max_steps')} "
+             f"({validation['patience']} validations without a new best)" if validation.get("stopped_early")
+             else f"ran its {validation.get('last_step')} steps")
+    return [f"Warm-up validation (greedy accuracy % on {validation['problems']} validation problems, by step): "
+            f"{curve}. It {ended}; the model kept is the checkpoint of step {validation['best_step']} "
+            f"({100 * validation['best_accuracy']:.1f}%).", ""]
+
+
 def collect(run_dir: str | os.PathLike, initial_model: str | None = None) -> dict[str, Any]:
     """summary.json's content: one entry per iteration (0 = the starting model), the final model, and
     (where the run has a config.yaml) the prompts and token limits of sampling and evaluation."""
@@ -136,6 +156,9 @@ def collect(run_dir: str | os.PathLike, initial_model: str | None = None) -> dic
         rows[0]["model"] = initial_model  # no warm-up: iteration 0 is the initial model itself
     trained = [row["model"] for row in rows if row["model"]]
     summary = {"iterations": rows, "final_model": trained[-1] if trained else initial_model}
+    validation = warmup_validation(run_dir)
+    if validation:
+        summary["warmup_validation"] = validation
     settings = run_settings(run_dir)
     return {**summary, "settings": settings} if settings else summary
 
@@ -161,6 +184,7 @@ def markdown(summary: dict[str, Any], title: str) -> str:
         "on samples of iteration i-1's. Accuracy: greedy, on the held-out set; reward, pass@1 and pass@K: "
         "of the K samples drawn to train iteration i.", "",
         *settings_line(summary.get("settings", {})),
+        *validation_lines(summary.get("warmup_validation")),
         "| iter | accuracy % | change | mean reward | pass@1 % | pass@K % | pairs | chosen tok | rejected tok "
         "| response tok | truncated |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

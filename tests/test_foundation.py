@@ -1,6 +1,7 @@
 """Set-up, the config system, the embedded tiny model and task, and every stage's --help."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from common.config import ConfigError, parse_config
 from demo.build import BuildArgs
 from demo.build import main as build
-from demo.task import make_splits
+from demo.task import TaskSpec, make_splits
 
 REPO = Path(__file__).resolve().parent.parent
 STAGE_SCRIPTS = sorted(
@@ -100,6 +101,69 @@ def test_splits_are_disjoint_and_test_set_is_stable():
     problems = [r["problem"] for split in large.values() for r in split]
     assert len(problems) == len(set(problems))
     assert all(r["solution"].endswith(f"\\boxed{{{r['gt']}}}.") for r in large["sft"])
+
+
+def test_solution_styles_mix_without_changing_the_problems():
+    steps = make_splits(7, {"test": 20, "sft": 400}, TaskSpec(one_line_share=0.0))
+    mixed = make_splits(7, {"test": 20, "sft": 400}, TaskSpec(one_line_share=0.65))
+    one_line = make_splits(7, {"test": 20, "sft": 400}, TaskSpec(one_line_share=1.0))
+    assert [r["problem"] for r in steps["sft"]] == [r["problem"] for r in mixed["sft"]] == [r["problem"] for r in one_line["sft"]]
+    assert {r["style"] for r in steps["sft"]} == {"steps"} and {r["style"] for r in one_line["sft"]} == {"one_line"}
+    share = sum(r["style"] == "one_line" for r in mixed["sft"]) / 400
+    assert 0.58 < share < 0.72
+    for record in one_line["sft"]:  # the chain as stated, then its value at once
+        chain = record["problem"].removeprefix("Compute ").removesuffix(".")
+        assert record["solution"] == f"{chain} = \\boxed{{{record['gt']}}}."
+    for record in mixed["sft"]:
+        assert record["solution"].endswith(f"\\boxed{{{record['gt']}}}.")
+        assert ("The answer is" in record["solution"]) == (record["style"] == "steps")
+
+
+@pytest.mark.parametrize("spec, message", [(dict(operators="+/"), "operators"), (dict(operators=""), "operators"),
+                                           (dict(one_line_share=1.5), "one_line_share")])
+def test_bad_task_specs_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        TaskSpec(**spec)
+
+
+def test_operators_limit_the_problems():
+    splits = make_splits(5, {"test": 200}, TaskSpec(operators="+-", max_value=9, min_operands=3, max_operands=5))
+    for record in splits["test"]:
+        terms = record["problem"].removeprefix("Compute ").removesuffix(".").split()
+        assert "*" not in terms and 3 <= (len(terms) + 1) // 2 <= 5
+        assert all(1 <= int(t) <= 9 for t in terms[::2])
+
+
+def test_a_product_of_a_sum_is_parenthesised_and_the_statement_gives_the_answer():
+    """The steps go left to right; the statement's parentheses make the usual precedence agree with them."""
+    import ast
+
+    splits = make_splits(5, {"test": 300}, TaskSpec(operators="+-*", max_value=9, max_factor=4, max_operands=5))
+    assert any("(" in r["problem"] for r in splits["test"]) and any("*" in r["problem"] for r in splits["test"])
+
+    def value(node):  # the statement read with Python's own precedence (our text, not model output)
+        if isinstance(node, ast.Constant):
+            return node.value
+        left, right = value(node.left), value(node.right)
+        return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right}[type(node.op)]
+
+    for record in splits["test"]:
+        chain = record["problem"].removeprefix("Compute ").removesuffix(".")
+        assert value(ast.parse(chain, mode="eval").body) == int(record["gt"]), chain
+        assert "(" not in chain or "*" in chain
+
+
+def test_build_writes_a_validation_split_apart_from_every_other(tmp_path):
+    build(BuildArgs(output_dir=str(tmp_path), seed=3, iterations=2, num_test=30, num_val=40, num_sft=100,
+                    num_iter_prompts=30, one_line_share=0.5))
+    task = tmp_path / "task"
+    val = [json.loads(line) for line in (task / "val.jsonl").open()]
+    assert len(val) == 40 and all({"idx", "problem", "gt"} <= set(r) for r in val)
+    others = [task / "arith" / "test.jsonl", task / "iter_1.jsonl", task / "iter_2.jsonl"]
+    seen = {json.loads(line)["problem"] for path in others for line in path.open()}
+    prompts = [json.loads(line)["prompt"] for line in (task / "sft.jsonl").open()]
+    assert not {r["problem"] for r in val} & seen
+    assert not any(r["problem"] in prompt for r in val for prompt in prompts)
 
 
 def test_tokenizer_ids_survive_reload(tiny_model_dir):

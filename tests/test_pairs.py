@@ -196,6 +196,9 @@ def test_k1_empty_and_equal_rewards_give_nothing_and_are_counted(tmp_path, choos
     if choose_type == "raft":
         assert [r["idx"] for r in out] == [0]
         assert stats["no_record"]["no_correct"] == 3
+    elif choose_type == "reward_blind":  # equal rewards do not stop it: two distinct texts make a pair
+        assert [r["idx"] for r in out] == [2, 3]
+        assert stats["no_record"]["fewer_than_2"] == 2 and stats["no_record"]["tie"] == 0
     else:  # the penalised strategies too: equal rewards at equal lengths are still ties
         assert out == []
         assert stats["no_record"]["fewer_than_2"] == 2 and stats["no_record"]["tie"] == 2
@@ -203,7 +206,7 @@ def test_k1_empty_and_equal_rewards_give_nothing_and_are_counted(tmp_path, choos
     assert set(stats["no_record"]) == set(NO_RECORD_REASONS)
 
 
-@pytest.mark.parametrize("choose_type", sorted(STRATEGIES))
+@pytest.mark.parametrize("choose_type", sorted(set(STRATEGIES) - {"reward_blind"}))
 def test_pairs_never_repeat_a_text_and_margin_is_positive(tmp_path, choose_type):
     rng = random.Random(1)
     records = []
@@ -404,3 +407,62 @@ def test_no_records_at_all_warns_with_the_reasons_in_the_same_line(tmp_path, cap
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "from 2 prompts" in warning and "tie 1" in warning and "fewer_than_2 1" in warning
     assert "above" not in warning
+
+
+def shuffled_rewards(records: list[dict], seed: int) -> list[dict]:
+    """The same records with each prompt's rewards and correctness permuted (and some rewards changed)."""
+    rng = random.Random(seed)
+    out = []
+    for record in records:
+        order = list(range(len(record["rewards"])))
+        rng.shuffle(order)
+        rewards = [record["rewards"][i] if rng.random() < 0.8 else rng.choice([1.0, -0.5, -1.0]) for i in order]
+        out.append({**record, "rewards": rewards, "correct": [r == 1.0 for r in rewards]})
+    return out
+
+
+def many_prompts(n: int = 100) -> list[dict]:
+    rng = random.Random(3)
+    return [labeled(idx, "".join(rng.choice("cwn") for _ in range(rng.randint(2, 8)))) for idx in range(n)]
+
+
+def test_reward_blind_pairs_do_not_depend_on_the_rewards(tmp_path):
+    records = many_prompts()
+    texts = {}
+    for seed in (None, 1, 2):
+        folder = tmp_path / str(seed)
+        folder.mkdir()
+        out, _ = run(folder, records if seed is None else shuffled_rewards(records, seed), "reward_blind")
+        texts[seed] = [(p["idx"], p["chosen"], p["rejected"]) for p in out]
+    assert len(texts[None]) == 100  # every prompt with two distinct texts gives a pair, equal rewards or not
+    assert texts[1] == texts[None] and texts[2] == texts[None]
+    # the rewards are where the loop's pairs come from: the same shuffle changes max_min's pairs
+    loop = [run(tmp_path / str(seed), rows, "max_min")[0] for seed, rows in ((1, records), (2, shuffled_rewards(records, 1)))]
+    assert [(p["chosen"], p["rejected"]) for p in loop[0]] != [(p["chosen"], p["rejected"]) for p in loop[1]]
+
+
+def test_the_original_random_strategy_is_not_reward_blind(tmp_path):
+    # responses 0 and 1, but ordered by reward and dropped when equal: the reward's sign gets through
+    (pair,), _ = run(tmp_path, [labeled(0, "wc")], "random")
+    assert pair["chosen"].endswith(" c") and pair["rejected"].endswith(" w")
+    out, stats = run(tmp_path, [labeled(0, "ww")], "random")
+    assert out == [] and stats["no_record"]["tie"] == 1
+
+
+@pytest.mark.parametrize("choose_type", ["max_min", "reward_blind", "max_next_lower"])
+def test_reverse_pairs_swaps_chosen_and_rejected(tmp_path, choose_type):
+    records = many_prompts(40)
+    straight, _ = run(tmp_path, records, choose_type)
+    reversed_, stats = run(tmp_path, records, choose_type, reverse_pairs=True)
+    assert straight and len(reversed_) == len(straight)
+    for a, b in zip(straight, reversed_, strict=True):
+        assert (b["chosen"], b["rejected"]) == (a["rejected"], a["chosen"])
+        assert (b["chosen_reward"], b["rejected_reward"]) == (a["rejected_reward"], a["chosen_reward"])
+        assert b["margin"] == pytest.approx(-a["margin"])
+    if choose_type == "max_min":
+        assert stats["margin_mean"] < 0
+
+
+def test_reverse_pairs_refuses_raft(tmp_path):
+    with pytest.raises(ConfigError, match="raft"):
+        run(tmp_path, [labeled(0, "cw")], "raft", reverse_pairs=True)

@@ -427,3 +427,19 @@ def test_a_killed_run_resumes_losing_and_doubling_nothing(tmp_path):
     assert "iteration 1: train: " in third_part
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert [s["status"] for s in manifest["sessions"]] == ["interrupted", "interrupted", "complete"]
+
+
+def test_report_shows_the_warmups_validation_curve_and_the_checkpoint_kept(tmp_path):
+    validation = {"val_file": "val.jsonl", "problems": 300, "val_steps": 100, "patience": 4,
+                  "curve": [[100, 0.1], [200, 0.25], [300, 0.2]], "best_step": 200, "best_accuracy": 0.25,
+                  "stopped_early": True, "last_step": 300, "max_steps": 1500}
+    write_json(tmp_path / "iter_0" / "model" / "train_log.json", {"stage": "sft", "validation": validation})
+    summary = write_report(tmp_path)
+    assert summary["warmup_validation"] == validation
+    report = (tmp_path / "report.md").read_text()
+    assert "by step): 100: 10.0, 200: 25.0, 300: 20.0." in report
+    assert "stopped early at step 300 of 1500" in report and "checkpoint of step 200 (25.0%)" in report
+    # a warm-up without validation (or none at all) adds no such line
+    write_json(tmp_path / "iter_0" / "model" / "train_log.json", {"stage": "sft"})
+    assert "warmup_validation" not in write_report(tmp_path)
+    assert "Warm-up validation" not in (tmp_path / "report.md").read_text()

@@ -455,3 +455,71 @@ def test_two_processes_train_what_one_does(data, tiny_model_dir, dpo_model, tmp_
     # lifts to ~0.5% of the update here; a wrong data split or unaveraged gradients differ by the update itself.
     assert differ < 2e-2 * moved, (differ, moved)
     assert json.loads((tmp_path / "model" / "train_log.json").read_text())["pairs"] == 16
+
+
+def test_early_stop_keeps_the_best_validation_checkpoint(data, tiny_assets, tmp_path, monkeypatch):
+    """Scripted validation accuracies (best at the 2nd validation, then 2 without a better one): training
+    stops at the 4th validation, and the model saved is the one of the 2nd, not the last one trained."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    from dpo_iteration import validation
+
+    scripted = iter([0.2, 0.6, 0.4, 0.6, 0.9])
+    weights = {}
+
+    def fake_accuracy(model, tokenizer, problems, args):
+        weights[model_step["step"]] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return next(scripted)
+
+    class Step(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            model_step["step"] = state.global_step
+
+    model_step = {"step": 0}
+    monkeypatch.setattr(validation, "validation_accuracy", fake_accuracy)
+    original = validation.validation_callbacks
+    monkeypatch.setattr(sft, "validation_callbacks", lambda args, summary: [Step(), *original(args, summary)])
+    argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_assets / "model"), "--train_file",
+            str(data / "sft.jsonl"), "--output_dir", str(tmp_path / "model"), "--seed", "1", "--max_steps", "40",
+            "--per_device_train_batch_size", "4", "--val_file", str(tiny_assets / "task" / "val.jsonl"),
+            "--val_steps", "3", "--val_patience", "2"]
+    sft.main(*parse_config([training.ModelDataArgs, sft.SFTTrainConfig], argv))
+    log = json.loads((tmp_path / "model" / "train_log.json").read_text())
+    assert log["validation"]["curve"] == [[3, 0.2], [6, 0.6], [9, 0.4], [12, 0.6]]  # an equal score is no better
+    assert log["validation"]["best_step"] == 6 and log["validation"]["stopped_early"] is True
+    assert log["validation"]["last_step"] == 12 and log["validation"]["max_steps"] == 40
+    assert [e["eval_val_accuracy"] for e in log["log_history"] if "eval_val_accuracy" in e] == [0.2, 0.6, 0.4, 0.6]
+    saved = load_file(tmp_path / "model" / "model.safetensors")
+    for name, tensor in saved.items():
+        assert torch.equal(tensor, weights[6][name]), name
+    assert any(not torch.equal(saved[name], weights[12][name]) for name in saved)
+    assert not any(p.name.startswith("checkpoint-") for p in (tmp_path / "model").iterdir())
+
+
+def test_no_validation_or_checkpoint_before_the_start_step(data, tiny_assets, tmp_path, monkeypatch):
+    """val_start_step 7 with val_steps 3: the first validation is at step 9, and the early stop counts from it."""
+    from dpo_iteration import validation
+
+    scripted = iter([0.5, 0.4, 0.3, 0.9])
+    monkeypatch.setattr(validation, "validation_accuracy", lambda model, tokenizer, problems, args: next(scripted))
+    argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_assets / "model"), "--train_file",
+            str(data / "sft.jsonl"), "--output_dir", str(tmp_path / "model"), "--seed", "1", "--max_steps", "40",
+            "--per_device_train_batch_size", "4", "--val_file", str(tiny_assets / "task" / "val.jsonl"),
+            "--val_steps", "3", "--val_patience", "2", "--val_start_step", "7"]
+    sft.main(*parse_config([training.ModelDataArgs, sft.SFTTrainConfig], argv))
+    log = json.loads((tmp_path / "model" / "train_log.json").read_text())
+    assert log["validation"]["curve"] == [[9, 0.5], [12, 0.4], [15, 0.3]]
+    assert log["validation"]["start_step"] == 7 and log["validation"]["best_step"] == 9
+    assert log["validation"]["stopped_early"] is True and log["validation"]["last_step"] == 15
+
+
+@pytest.mark.parametrize("flags, message", [(["--val_file", "/nonexistent/val.jsonl"], "val_file not found"),
+                                            (["--val_steps", "0"], "val_steps must be >= 1"),
+                                            (["--val_start_step", "-1"], "val_start_step must be >= 0")])
+def test_bad_validation_settings_fail_before_training(data, tiny_assets, tmp_path, flags, message):
+    val = ["--val_file", str(tiny_assets / "task" / "val.jsonl")] if flags[0] != "--val_file" else []
+    argv = [str(data / "sft.yaml"), "--model_name_or_path", str(tiny_assets / "model"), "--train_file",
+            str(data / "sft.jsonl"), "--output_dir", str(tmp_path / "model"), *val, *flags]
+    with pytest.raises(ConfigError, match=message):
+        parse_config([training.ModelDataArgs, sft.SFTTrainConfig], argv)
