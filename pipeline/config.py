@@ -681,6 +681,8 @@ def trainer_problems(config: RunConfig) -> list[str]:
         for section, stage, values in trainer_jobs(config):
             argv = [*flags(values), "--model_name_or_path", config.model_name_or_path,
                     "--train_file", values.get("train_file", values["config"]), "--output_dir", scratch]
+            if values.get("val_file"):  # written by the demo build, which has not run yet: the config stands in
+                argv += ["--val_file", values["config"]]
             if not gpu_visible:  # a GPU recipe checked on a machine without one (a dry run): bf16 would fail
                 argv += ["--use_cpu", "true"]
             try:

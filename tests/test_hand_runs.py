@@ -109,7 +109,7 @@ def check(recipe: str, tmp_path: Path, *overrides: str) -> int:
 def test_the_default_run_config_passes_only_what_it_sets(tmp_path):
     assert yaml.safe_load((REPO / "run_iter_dpo.sh").read_text().split("CONFIG=", 1)[1].split("\n")[0]) \
         == "configs/demo.yaml"
-    assert check("configs/demo.yaml", tmp_path) == 3 + 7 * 4  # assets, warm-up, eval; 7 stages per iteration
+    assert check("configs/demo.yaml", tmp_path) == 3 + 7 * 3  # assets, warm-up, eval; 7 stages in each of the 3 iterations
 
 
 @pytest.mark.parametrize("recipe", [r for r in RECIPES if r != "configs/demo.yaml"])
